@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// ModelBasedControl: model-based control and robotics on the Open Dynamics Engine.
+// Module map and seams: docs/ARCHITECTURE.md.
+let package = Package(
+    name: "ModelBasedControl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mbc", targets: ["mbc"]),
+        .library(name: "ModelBasedControl",
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "LinAlg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // MARK: - C and C++ seams
+        .systemLibrary(name: "CODE", path: "Sources/CODE", pkgConfig: "ode",
+                       providers: [.apt(["libode-dev"])]),
+        .systemLibrary(name: "CEigen", path: "Sources/CEigen", pkgConfig: "eigen3",
+                       providers: [.apt(["libeigen3-dev"])]),
+        .target(name: "ODEBridge", dependencies: ["CODE"], path: "Sources/ODEBridge"),
+        .target(name: "LinAlg", dependencies: ["CEigen"], path: "Sources/LinAlg",
+                cxxSettings: [.define("EIGEN_NO_DEBUG")]),
+
+        // MARK: - Swift layers (bottom to top)
+        .target(name: "ControlCore"),
+        .target(name: "Physics", dependencies: ["ControlCore", "ODEBridge"]),
+        .target(name: "Robots", dependencies: ["ControlCore", "Physics"]),
+        .target(name: "Environments", dependencies: ["ControlCore", "Physics", "Robots"]),
+        .target(name: "Datasets", dependencies: ["ControlCore"]),
+        .executableTarget(name: "mbc", dependencies: [
+            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "LinAlg",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // MARK: - Tests (one target per module)
+        .testTarget(name: "ControlCoreTests", dependencies: ["ControlCore"]),
+        .testTarget(name: "PhysicsTests", dependencies: ["Physics", "ControlCore"]),
+        .testTarget(name: "RobotsTests", dependencies: ["Robots", "Physics", "ControlCore"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore"]),
+        .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
+        .testTarget(name: "MBCTests", dependencies: ["mbc"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)
