@@ -40,7 +40,7 @@ let package = Package(
         // MARK: - Tests (one target per module)
         .testTarget(name: "ControlCoreTests", dependencies: ["ControlCore"]),
         .testTarget(name: "PhysicsTests", dependencies: ["Physics", "ControlCore"]),
-        .testTarget(name: "RobotsTests", dependencies: ["Robots", "Physics", "ControlCore"]),
+        .testTarget(name: "RobotsTests", dependencies: ["Robots", "Physics", "ControlCore"], exclude: ["Fixtures"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore"]),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),

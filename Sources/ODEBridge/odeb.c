@@ -17,6 +17,7 @@
 
 typedef struct {
     dJointID id;
+    dJointID friction_motor;  // an angular (hinge) or linear (slider) motor row carrying Coulomb friction
     int type;
     int parent, child;
     double offset;     // hinge: q = ODE angle + offset (keeps the stops inside ODE's (-π, π])
@@ -40,9 +41,12 @@ struct odeb_world {
     int nact;
     int* act_joint; int* act_mode;
     double* act_kp; double* act_kd; double* act_limit; double* act_strength;
+    double* act_vmax;  // velocity limit (<= 0: none)
+    double* act_err;   // position error at the start of the current substep (implicit PD)
 
     // contact results of the last substep
     int* contact_count;          // (bodies)
+    int* geom_contact_count;     // (geoms)
     double* contact_force;       // (bodies × 3)
     dJointFeedback* feedback;    // (geoms × max contacts)
     int* feedback_body;
@@ -130,6 +134,8 @@ static double odeb_wrap_pi(double a) {
     return a - M_PI;
 }
 
+static void odeb_joint_motor(odeb_joint* j, double vel, double fmax, double cfm);
+
 static int odeb_finite3(const dReal* v) { return isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]); }
 
 /// Re-sets a body's quaternion until ODE's normalization leaves it unchanged. dBodySetQuaternion
@@ -211,7 +217,9 @@ void odeb_world_destroy(odeb_world* w) {
     dThreadingFreeImplementation(w->threading);
     free(w->bodies); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->joints);
     free(w->act_joint); free(w->act_mode); free(w->act_kp); free(w->act_kd); free(w->act_limit); free(w->act_strength);
+    free(w->act_err); free(w->act_vmax);
     free(w->contact_count); free(w->contact_force); free(w->feedback); free(w->feedback_body);
+    free(w->geom_contact_count);
     free(w);
 }
 
@@ -304,6 +312,8 @@ int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3],
     w->geom_body[w->ngeom] = body;
     w->geom_mu[w->ngeom] = mu;
     w->ngeom += 1;
+    free(w->geom_contact_count);
+    w->geom_contact_count = calloc((size_t)w->ngeom, sizeof(int));
     free(w->feedback); free(w->feedback_body);
     size_t n = (size_t)w->ngeom * (size_t)w->params.max_contacts;
     w->feedback = calloc(n, sizeof(dJointFeedback));
@@ -318,19 +328,22 @@ int odeb_geom_set_friction(odeb_world* w, int geom, double mu) {
 }
 
 static void odeb_joint_apply_dynamics(odeb_joint* j) {
-    // Coulomb friction: a velocity motor with zero target and the friction as its force limit
+    // Coulomb friction: a second motor row on the same axis with zero target velocity and the friction as
+    // its force limit (implicit, so it holds a joint still without chatter); ODE skips the row when 0
+    if (!j->friction_motor) return;
+    double f = j->friction > 0 ? j->friction : 0.0;
     if (j->type == ODEB_JOINT_HINGE) {
-        dJointSetHingeParam(j->id, dParamVel, 0.0);
-        dJointSetHingeParam(j->id, dParamFMax, j->friction > 0 ? j->friction : 0.0);
-    } else if (j->type == ODEB_JOINT_SLIDER) {
-        dJointSetSliderParam(j->id, dParamVel, 0.0);
-        dJointSetSliderParam(j->id, dParamFMax, j->friction > 0 ? j->friction : 0.0);
+        dJointSetAMotorParam(j->friction_motor, dParamVel, 0.0);
+        dJointSetAMotorParam(j->friction_motor, dParamFMax, f);
+    } else {
+        dJointSetLMotorParam(j->friction_motor, dParamVel, 0.0);
+        dJointSetLMotorParam(j->friction_motor, dParamFMax, f);
     }
 }
 
 static double odeb_joint_raw(const odeb_joint* j) {
     if (j->type == ODEB_JOINT_HINGE) return dJointGetHingeAngle(j->id) + j->offset;
-    if (j->type == ODEB_JOINT_SLIDER) return dJointGetSliderPosition(j->id);
+    if (j->type == ODEB_JOINT_SLIDER) return dJointGetSliderPosition(j->id) + j->offset;
     return 0.0;
 }
 
@@ -348,7 +361,7 @@ static void odeb_joint_track(odeb_joint* j) {
 }
 
 int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const double anchor[3], const double axis[3],
-                         double lower, double upper, double damping, double friction) {
+                         double position, double lower, double upper, double damping, double friction) {
     odeb_init_thread();
     if (child < 0 || child >= w->nbody || parent < -1 || parent >= w->nbody || parent == child) {
         snprintf(w->error, sizeof w->error, "joint: bad bodies parent %d child %d", parent, child);
@@ -365,19 +378,18 @@ int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const d
     int limited = lower <= upper;
     switch (type) {
     case ODEB_JOINT_HINGE: {
-        if (limited && upper - lower >= 2.0 * M_PI - 1e-6) {
-            snprintf(w->error, sizeof w->error, "hinge: range [%g, %g] must be narrower than 2π", lower, upper);
+        if (limited && (upper - lower >= 2.0 * M_PI - 1e-6 || fabs(lower - position) >= M_PI || fabs(upper - position) >= M_PI)) {
+            snprintf(w->error, sizeof w->error,
+                     "hinge: range [%g, %g] must be narrower than 2π and within π of the build position %g", lower, upper, position);
             return -1;
         }
         j->id = dJointCreateHinge(w->world, 0);
         dJointAttach(j->id, bc, bp);
         dJointSetHingeAnchor(j->id, anchor[0], anchor[1], anchor[2]);
-        // centre the stops in ODE's (-π, π] reading: ODE angle = q - offset
-        j->offset = limited ? 0.5 * (lower + upper) : 0.0;
-        dJointSetHingeAxisOffset(j->id, axis[0], axis[1], axis[2], -j->offset);
-        double a0 = dJointGetHingeAngle(j->id);
-        if (fabs(a0 + j->offset) > 1e-9)  // sign convention differs: flip
-            dJointSetHingeAxisOffset(j->id, axis[0], axis[1], axis[2], j->offset);
+        // ODE reads 0 at the current poses, which are joint position `position`: q = ODE angle + offset.
+        // (dJointSetHingeAxisOffset is not used: in ODE 0.16 it sets the reference rotation inverted.)
+        j->offset = position;
+        dJointSetHingeAxis(j->id, axis[0], axis[1], axis[2]);
         if (limited) {
             // set the wider side first so lo <= hi holds at every moment
             dJointSetHingeParam(j->id, dParamLoStop, -M_PI);
@@ -391,9 +403,10 @@ int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const d
         j->id = dJointCreateSlider(w->world, 0);
         dJointAttach(j->id, bc, bp);
         dJointSetSliderAxis(j->id, axis[0], axis[1], axis[2]);
+        j->offset = position;
         if (limited) {
-            dJointSetSliderParam(j->id, dParamLoStop, lower);
-            dJointSetSliderParam(j->id, dParamHiStop, upper);
+            dJointSetSliderParam(j->id, dParamLoStop, lower - position);
+            dJointSetSliderParam(j->id, dParamHiStop, upper - position);
         }
         break;
     case ODEB_JOINT_FIXED:
@@ -405,9 +418,20 @@ int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const d
         snprintf(w->error, sizeof w->error, "joint: unknown type %d", type);
         return -1;
     }
+    if (type == ODEB_JOINT_HINGE) {
+        j->friction_motor = dJointCreateAMotor(w->world, 0);
+        dJointAttach(j->friction_motor, bc, bp);
+        dJointSetAMotorMode(j->friction_motor, dAMotorUser);
+        dJointSetAMotorNumAxes(j->friction_motor, 1);
+        dJointSetAMotorAxis(j->friction_motor, 0, 1, axis[0], axis[1], axis[2]);
+    } else if (type == ODEB_JOINT_SLIDER) {
+        j->friction_motor = dJointCreateLMotor(w->world, 0);
+        dJointAttach(j->friction_motor, bc, bp);
+        dJointSetLMotorNumAxes(j->friction_motor, 1);
+        dJointSetLMotorAxis(j->friction_motor, 0, 1, axis[0], axis[1], axis[2]);
+    }
     odeb_joint_apply_dynamics(j);
-    j->q = 0.0;
-    odeb_joint_track(j);
+    j->q = position;
     w->njoint += 1;
     return w->njoint - 1;
 }
@@ -421,18 +445,24 @@ int odeb_joint_set_dynamics(odeb_world* w, int joint, double damping, double fri
 }
 
 int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int* modes, const double* kp,
-                             const double* kd, const double* effort_limit, const double* strength) {
+                             const double* kd, const double* effort_limit, const double* velocity_limit,
+                             const double* strength) {
     for (int i = 0; i < n; i++) {
         if (joints[i] < 0 || joints[i] >= w->njoint || w->joints[joints[i]].type == ODEB_JOINT_FIXED) {
             snprintf(w->error, sizeof w->error, "actuator %d: joint %d is not a hinge or slider", i, joints[i]);
             return -1;
         }
     }
+    for (int i = 0; i < w->nact; i++) odeb_joint_motor(&w->joints[w->act_joint[i]], 0.0, 0.0, w->params.cfm);
     free(w->act_joint); free(w->act_mode); free(w->act_kp); free(w->act_kd); free(w->act_limit); free(w->act_strength);
     size_t m = (size_t)(n > 0 ? n : 1);
     w->act_joint = malloc(m * sizeof(int)); w->act_mode = malloc(m * sizeof(int));
     w->act_kp = malloc(m * sizeof(double)); w->act_kd = malloc(m * sizeof(double));
     w->act_limit = malloc(m * sizeof(double)); w->act_strength = malloc(m * sizeof(double));
+    free(w->act_err); free(w->act_vmax);
+    w->act_err = calloc(m, sizeof(double));
+    w->act_vmax = calloc(m, sizeof(double));
+    if (n > 0) memcpy(w->act_vmax, velocity_limit, (size_t)n * sizeof(double));
     if (n > 0) {
         memcpy(w->act_joint, joints, (size_t)n * sizeof(int)); memcpy(w->act_mode, modes, (size_t)n * sizeof(int));
         memcpy(w->act_kp, kp, (size_t)n * sizeof(double)); memcpy(w->act_kd, kd, (size_t)n * sizeof(double));
@@ -443,6 +473,19 @@ int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int*
 }
 
 // MARK: - stepping
+
+/// Sets a joint's own motor row: target velocity, force limit, softness.
+static void odeb_joint_motor(odeb_joint* j, double vel, double fmax, double cfm) {
+    if (j->type == ODEB_JOINT_HINGE) {
+        dJointSetHingeParam(j->id, dParamVel, vel);
+        dJointSetHingeParam(j->id, dParamFMax, fmax);
+        dJointSetHingeParam(j->id, dParamCFM, cfm);
+    } else if (j->type == ODEB_JOINT_SLIDER) {
+        dJointSetSliderParam(j->id, dParamVel, vel);
+        dJointSetSliderParam(j->id, dParamFMax, fmax);
+        dJointSetSliderParam(j->id, dParamCFM, cfm);
+    }
+}
 
 static int odeb_check_state(odeb_world* w) {
     const double vmax = w->params.max_linear_speed, wmax = w->params.max_angular_speed;
@@ -473,6 +516,7 @@ static void odeb_collide_ground(odeb_world* w) {
     const odeb_world_params* p = &w->params;
     int nf = 0;
     memset(w->contact_count, 0, (size_t)w->nbody * sizeof(int));
+    if (w->ngeom > 0) memset(w->geom_contact_count, 0, (size_t)w->ngeom * sizeof(int));
     if (!w->ground) { w->nfeedback = 0; return; }
     for (int g = 0; g < w->ngeom; g++) {
         int n = dCollide(w->geoms[g], w->ground, p->max_contacts, cg, sizeof(dContactGeom));
@@ -503,6 +547,7 @@ static void odeb_collide_ground(odeb_world* w) {
             nf++;
             w->contact_count[body] += 1;
         }
+        w->geom_contact_count[g] = n;
     }
     w->nfeedback = nf;
 }
@@ -537,19 +582,32 @@ int odeb_world_step(odeb_world* w, int substeps, const double* command, double* 
 
     const double dt = w->params.dt;
     for (int s = 0; s < substeps; s++) {
-        // actuator torques from the current joint state (PD at the physics rate)
+        // actuators, at the physics rate. Position mode is a PD law with implicit damping: the joint's motor
+        // row drives the velocity toward (kp/kd)(target − q) with softness CFM = 1/kd, so its force is
+        // λ = kp (target − q) − kd q̇(t+h), bounded by the effort limit (ODE manual §3.8: a row with CFM c
+        // satisfies J v' = v_target − c λ). Stiff gains on light links stay stable this way; kd = 0 falls
+        // back to an explicit spring. Torque mode applies the command directly.
         for (int i = 0; i < w->nact; i++) {
             odeb_joint* j = &w->joints[w->act_joint[i]];
-            double qd = odeb_joint_rate(j);
-            double tau = w->act_mode[i] == ODEB_ACT_POSITION
-                ? w->act_kp[i] * (command[i] - j->q) - w->act_kd[i] * qd
-                : command[i];
-            double lim = w->act_limit[i];
-            if (lim > 0) tau = tau > lim ? lim : (tau < -lim ? -lim : tau);
-            tau *= w->act_strength[i];
-            if (applied) applied[i] += tau / substeps;
-            if (j->type == ODEB_JOINT_HINGE) dJointAddHingeTorque(j->id, tau);
-            else dJointAddSliderForce(j->id, tau);
+            double lim = w->act_limit[i], strength = w->act_strength[i];
+            if (w->act_mode[i] == ODEB_ACT_POSITION && w->act_kd[i] > 0) {
+                double kp = w->act_kp[i] * strength, kd = w->act_kd[i] * strength;
+                double err = command[i] - j->q;
+                double vel = kp / kd * err, vmax = w->act_vmax[i];
+                if (vmax > 0) vel = vel > vmax ? vmax : (vel < -vmax ? -vmax : vel);
+                odeb_joint_motor(j, vel, lim > 0 ? lim * strength : dInfinity, 1.0 / kd);
+                w->act_err[i] = err;
+            } else {
+                double tau = w->act_mode[i] == ODEB_ACT_POSITION ? w->act_kp[i] * (command[i] - j->q) : command[i];
+                if (lim > 0) tau = tau > lim ? lim : (tau < -lim ? -lim : tau);
+                // at the velocity limit a motor cannot push further in the direction of motion
+                double vmax = w->act_vmax[i], qd = odeb_joint_rate(j);
+                if (vmax > 0 && fabs(qd) >= vmax && tau * qd > 0) tau = 0;
+                tau *= strength;
+                if (applied) applied[i] += tau / substeps;
+                if (j->type == ODEB_JOINT_HINGE) dJointAddHingeTorque(j->id, tau);
+                else dJointAddSliderForce(j->id, tau);
+            }
         }
         // viscous joint damping
         for (int k = 0; k < w->njoint; k++) {
@@ -561,7 +619,7 @@ int odeb_world_step(odeb_world* w, int substeps, const double* command, double* 
         }
         // ground contacts, then one QuickStep
         odeb_collide_ground(w);
-        dWorldQuickStep(w->world, dt);
+        if (w->params.exact_solver) dWorldStep(w->world, dt); else dWorldQuickStep(w->world, dt);
         // contact forces of this substep (feedback f1 is the force on the robot body)
         memset(w->contact_force, 0, (size_t)w->nbody * 3 * sizeof(double));
         for (int k = 0; k < w->nfeedback; k++) {
@@ -571,6 +629,16 @@ int odeb_world_step(odeb_world* w, int substeps, const double* command, double* 
         dJointGroupEmpty(w->contact_group);
         w->time += dt;
         for (int k = 0; k < w->njoint; k++) odeb_joint_track(&w->joints[k]);
+        // the implicit PD force that was applied: kp·err − kd·q̇(t+h), within the effort limit
+        if (applied) {
+            for (int i = 0; i < w->nact; i++) {
+                if (w->act_mode[i] != ODEB_ACT_POSITION || !(w->act_kd[i] > 0)) continue;
+                double tau = w->act_kp[i] * w->act_err[i] - w->act_kd[i] * odeb_joint_rate(&w->joints[w->act_joint[i]]);
+                double lim = w->act_limit[i];
+                if (lim > 0) tau = tau > lim ? lim : (tau < -lim ? -lim : tau);
+                applied[i] += tau * w->act_strength[i] / substeps;
+            }
+        }
         status = odeb_check_state(w);
         if (status != ODEB_STATUS_OK) break;
     }
@@ -641,4 +709,8 @@ void odeb_world_get_joints(const odeb_world* w, double* q, double* qd) {
 void odeb_world_get_contacts(const odeb_world* w, int* counts, double* forces) {
     if (counts) memcpy(counts, w->contact_count, (size_t)w->nbody * sizeof(int));
     if (forces) memcpy(forces, w->contact_force, (size_t)w->nbody * 3 * sizeof(double));
+}
+
+void odeb_world_get_geom_contacts(const odeb_world* w, int* counts) {
+    if (counts && w->ngeom > 0) memcpy(counts, w->geom_contact_count, (size_t)w->ngeom * sizeof(int));
 }

@@ -80,7 +80,7 @@ public final class PhysicsWorld: @unchecked Sendable {
             }
             let lo = joint.limits?.lowerBound ?? 1, hi = joint.limits?.upperBound ?? -1
             let j = odeb_world_add_joint(h, kind, Int32(joint.parent ?? -1), Int32(joint.child), joint.anchor.array,
-                                         joint.axis.normalized.array, lo, hi, joint.damping, joint.friction)
+                                         joint.axis.normalized.array, joint.position, lo, hi, joint.damping, joint.friction)
             if j < 0 { throw fail("joint '\(joint.name)'") }
         }
         bodyCount = description.bodies.count
@@ -102,6 +102,7 @@ public final class PhysicsWorld: @unchecked Sendable {
         p.gravity = (s.gravity.x, s.gravity.y, s.gravity.z)
         p.dt = s.timeStep
         p.iterations = Int32(s.solverIterations)
+        p.exact_solver = s.solver == .exact ? 1 : 0
         p.sor_w = s.overRelaxation
         p.erp = s.erp
         p.cfm = s.cfm
@@ -149,8 +150,9 @@ public final class PhysicsWorld: @unchecked Sendable {
             }
         }
         let limits = actuators.map { $0.effortLimit ?? 0 }
+        let velocities = actuators.map { $0.velocityLimit ?? 0 }
         let strength = actuators.map(\.strength)
-        if odeb_world_set_actuators(handle, Int32(actuators.count), joints, modes, kp, kd, limits, strength) != 0 {
+        if odeb_world_set_actuators(handle, Int32(actuators.count), joints, modes, kp, kd, limits, velocities, strength) != 0 {
             throw SimulationError.invalidDescription(String(cString: odeb_world_last_error(handle)))
         }
         description.actuators = actuators
@@ -286,6 +288,13 @@ public final class PhysicsWorld: @unchecked Sendable {
         var forces = [Double](repeating: 0, count: 3 * bodyCount)
         odeb_world_get_contacts(handle, &counts, &forces)
         return (counts.map(Int.init), (0..<bodyCount).map { Vec3(forces[3 * $0], forces[3 * $0 + 1], forces[3 * $0 + 2]) })
+    }
+
+    /// Ground contact points per geometry at the last substep, shape (geoms) in the order bodies list them.
+    public func geomContacts() -> [Int] {
+        var counts = [Int32](repeating: 0, count: Int(odeb_world_geom_count(handle)))
+        odeb_world_get_geom_contacts(handle, &counts)
+        return counts.map(Int.init)
     }
 
     /// True when ODE's random stream is kept per world (see `odeb_rng_is_per_thread`).

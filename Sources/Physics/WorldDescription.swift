@@ -21,12 +21,24 @@ public struct ContactSettings: Codable, Sendable, Hashable {
     public init() {}
 }
 
+/// ODE's two constraint solvers.
+public enum ConstraintSolver: String, Codable, Sendable, CaseIterable {
+    /// `dWorldQuickStep`: iterative projected Gauss–Seidel with `solverIterations` sweeps.
+    case iterative
+    /// `dWorldStep`: exact Dantzig LCP solve.
+    case exact
+}
+
 /// World-wide simulation settings.
 public struct WorldSettings: Codable, Sendable, Hashable {
     /// Gravity in the world frame, m/s².
     public var gravity: Vec3 = Vec3(0, 0, -9.81)
     /// Physics time step, s.
     public var timeStep: Double = 0.002
+    /// Constraint solver: `.iterative` is ODE's QuickStep (projected Gauss–Seidel, O(rows) per iteration,
+    /// the usual choice with contacts); `.exact` is ODE's dWorldStep (Dantzig LCP, O(rows³), converged
+    /// joint forces — smooth velocities for articulated arms with stiff servos).
+    public var solver: ConstraintSolver = .iterative
     /// QuickStep (projected Gauss–Seidel) iterations per step.
     public var solverIterations: Int = 20
     /// Successive over-relaxation factor of QuickStep.
@@ -93,8 +105,9 @@ public enum JointKind: String, Sendable, Codable {
     case fixed
 }
 
-/// A joint between `parent` (nil: the static world) and `child`. The bodies' build-time poses define joint
-/// position zero.
+/// A joint between `parent` (nil: the static world) and `child`. The bodies' build-time poses are joint
+/// position `position` (build limited hinges at the middle of their range: ODE measures hinge angles within
+/// ±π of the build pose).
 public struct JointDescription: Sendable {
     public var name: String
     public var kind: JointKind
@@ -104,6 +117,8 @@ public struct JointDescription: Sendable {
     public var anchor: Vec3
     /// Unit axis in the world frame at build time.
     public var axis: Vec3
+    /// Joint coordinate of the build-time poses (rad or m).
+    public var position: Double
     /// Position limits (rad or m); nil for none (continuous joints).
     public var limits: ClosedRange<Double>?
     /// Viscous damping, N·m·s/rad or N·s/m.
@@ -111,9 +126,9 @@ public struct JointDescription: Sendable {
     /// Coulomb friction, N·m or N.
     public var friction: Double
     public init(name: String, kind: JointKind, parent: Int?, child: Int, anchor: Vec3 = .zero, axis: Vec3 = .unitZ,
-                limits: ClosedRange<Double>? = nil, damping: Double = 0, friction: Double = 0) {
+                position: Double = 0, limits: ClosedRange<Double>? = nil, damping: Double = 0, friction: Double = 0) {
         self.name = name; self.kind = kind; self.parent = parent; self.child = child; self.anchor = anchor
-        self.axis = axis; self.limits = limits; self.damping = damping; self.friction = friction
+        self.axis = axis; self.position = position; self.limits = limits; self.damping = damping; self.friction = friction
     }
 }
 
@@ -132,10 +147,14 @@ public struct ActuatorDescription: Sendable, Hashable {
     public var mode: ActuatorMode
     /// |torque| limit (N·m or N), applied before `strength`; nil for unlimited.
     public var effortLimit: Double?
+    /// |velocity| limit (rad/s or m/s): at the limit the motor does not push further in the direction of
+    /// motion, and a PD servo's velocity target is clamped to it; nil for none.
+    public var velocityLimit: Double?
     /// Motor strength multiplier (1 nominal; domain randomization varies it).
     public var strength: Double
-    public init(joint: Int, mode: ActuatorMode, effortLimit: Double? = nil, strength: Double = 1) {
-        self.joint = joint; self.mode = mode; self.effortLimit = effortLimit; self.strength = strength
+    public init(joint: Int, mode: ActuatorMode, effortLimit: Double? = nil, velocityLimit: Double? = nil, strength: Double = 1) {
+        self.joint = joint; self.mode = mode; self.effortLimit = effortLimit; self.velocityLimit = velocityLimit
+        self.strength = strength
     }
 }
 

@@ -30,7 +30,8 @@ enum odeb_geom_type { ODEB_GEOM_BOX = 0, ODEB_GEOM_SPHERE = 1, ODEB_GEOM_CYLINDE
 enum odeb_joint_type { ODEB_JOINT_HINGE = 0, ODEB_JOINT_SLIDER = 1, ODEB_JOINT_FIXED = 2 };
 
 /// Actuator modes: torque (command = N·m or N), position (command = target in rad or m, PD at the physics
-/// rate: tau = strength · clamp(kp (target − q) − kd q̇, ±effort_limit)).
+/// rate: tau = strength · clamp(kp (target − q) − kd q̇, ±effort_limit), with the damping term implicit —
+/// evaluated at the end-of-step velocity through the joint's motor row — so stiff gains stay stable).
 enum odeb_actuator_mode { ODEB_ACT_TORQUE = 0, ODEB_ACT_POSITION = 1 };
 
 /// Status codes of odeb_world_step.
@@ -47,6 +48,7 @@ typedef struct {
     double gravity[3];          ///< m/s², world frame
     double dt;                  ///< physics time step, s
     int iterations;             ///< QuickStep (projected Gauss–Seidel) iterations per step
+    int exact_solver;           ///< 1: dWorldStep (Dantzig LCP, exact, O(rows³)); 0: dWorldQuickStep (iterative)
     double sor_w;               ///< successive over-relaxation factor (ODE default 1.3)
     double erp;                 ///< global error reduction parameter (0…1)
     double cfm;                 ///< global constraint force mixing
@@ -84,20 +86,24 @@ int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3],
 /// Sets a geom's friction coefficient (< 0: the world's).
 int odeb_geom_set_friction(odeb_world* w, int geom, double mu);
 /// Adds a joint between `parent` (-1 = the static world) and `child`. `anchor` (m) and `axis` (unit) are in
-/// the world frame at the bodies' current poses, which define joint position 0. When lower <= upper the
-/// joint has stops at [lower, upper] (a hinge's range must be narrower than 2π). `damping` is viscous
+/// the world frame at the bodies' current poses, which are joint position `position`. When lower <= upper
+/// the joint has stops at [lower, upper]; a hinge's stops must lie within π of `position` (ODE measures
+/// hinge angles in (-π, π] from the build pose), so build limited hinges at the middle of their range. `damping` is viscous
 /// (N·m·s/rad or N·s/m, applied explicitly each step), `friction` is Coulomb (N·m or N, an ODE motor with
 /// zero target velocity and this force limit). Returns the joint index or -1.
 int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const double anchor[3], const double axis[3],
-                         double lower, double upper, double damping, double friction);
+                         double position, double lower, double upper, double damping, double friction);
 /// Changes a joint's damping and Coulomb friction on a live world.
 int odeb_joint_set_dynamics(odeb_world* w, int joint, double damping, double friction);
 
 /// Declares the actuators: actuator i drives joint `joints[i]` in `modes[i]`, with PD gains `kp`, `kd`
-/// (position mode), |torque| limit `effort_limit` (<= 0: unlimited) and a `strength` multiplier (1 nominal).
-/// Replaces any earlier declaration. Returns 0 or -1.
+/// (position mode), |torque| limit `effort_limit` (<= 0: unlimited), velocity limit `velocity_limit`
+/// (<= 0: none; at the limit a motor does not push further in the direction of motion, and a PD servo's
+/// velocity target is clamped to it — as Gazebo applies URDF velocity limits) and a `strength` multiplier
+/// (1 nominal). Replaces any earlier declaration. Returns 0 or -1.
 int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int* modes, const double* kp,
-                             const double* kd, const double* effort_limit, const double* strength);
+                             const double* kd, const double* effort_limit, const double* velocity_limit,
+                             const double* strength);
 
 /// Advances `substeps` physics steps holding `command` (one per actuator) constant; PD torques are
 /// recomputed every substep. `applied` (actuators, may be NULL) receives the mean actuator torque over the
@@ -124,6 +130,8 @@ void odeb_world_get_joints(const odeb_world* w, double* q, double* qd);
 /// Per body, the number of ground contact points at the last substep (`counts`, shape (bodies)) and the
 /// total contact force on the body in the world frame (`forces`, shape (bodies × 3), N; may be NULL).
 void odeb_world_get_contacts(const odeb_world* w, int* counts, double* forces);
+/// Per geom, the number of ground contact points at the last substep (`counts`, shape (geoms)).
+void odeb_world_get_geom_contacts(const odeb_world* w, int* counts);
 /// Simulated time in seconds.
 double odeb_world_time(const odeb_world* w);
 /// A message describing the last failure (empty when none).
