@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "ControlCore"),
         .target(name: "Physics", dependencies: ["ControlCore", "ODEBridge"]),
         .target(name: "Robots", dependencies: ["ControlCore", "Physics"]),
-        .target(name: "Environments", dependencies: ["ControlCore", "Physics", "Robots"]),
+        .target(name: "Environments", dependencies: ["ControlCore", "Physics", "Robots", "Datasets"]),
         .target(name: "Datasets", dependencies: ["ControlCore"]),
         .executableTarget(name: "mbc", dependencies: [
             "ControlCore", "Physics", "Robots", "Environments", "Datasets", "LinAlg",
@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "ControlCoreTests", dependencies: ["ControlCore"]),
         .testTarget(name: "PhysicsTests", dependencies: ["Physics", "ControlCore"]),
         .testTarget(name: "RobotsTests", dependencies: ["Robots", "Physics", "ControlCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore"]),
+        .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore"]),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),

@@ -34,6 +34,7 @@ struct odeb_world {
     odeb_world_params params;
 
     dBodyID* bodies; int nbody, cap_body;
+    double* quat_in;   // (bodies × 4) the last quaternion passed to dBodySetQuaternion per body
     dGeomID* geoms; int* geom_body; double* geom_mu; int ngeom, cap_geom;
     odeb_joint* joints; int njoint, cap_joint;
 
@@ -138,18 +139,18 @@ static void odeb_joint_motor(odeb_joint* j, double vel, double fmax, double cfm)
 
 static int odeb_finite3(const dReal* v) { return isfinite(v[0]) && isfinite(v[1]) && isfinite(v[2]); }
 
-/// Re-sets a body's quaternion until ODE's normalization leaves it unchanged. dBodySetQuaternion
-/// normalizes its argument, and normalizing a unit quaternion can move its last bit; keeping every stored
-/// quaternion at a fixed point of that normalization makes get_state -> set_state an exact round trip.
-static void odeb_canonicalize_body(dBodyID b) {
-    for (int it = 0; it < 6; it++) {
-        const dReal* q = dBodyGetQuaternion(b);
-        dQuaternion before = { q[0], q[1], q[2], q[3] };
-        if (!(isfinite(before[0]) && isfinite(before[1]) && isfinite(before[2]) && isfinite(before[3]))) return;
-        dBodySetQuaternion(b, before);
-        const dReal* after = dBodyGetQuaternion(b);
-        if (memcmp(before, after, sizeof before) == 0) return;
-    }
+/// Re-sets body i's quaternion from its own value and remembers that input. dBodySetQuaternion normalizes
+/// its argument, and normalizing a unit quaternion can move its last bit (sometimes back and forth), so a
+/// snapshot stores the *input* of the last dBodySetQuaternion: restoring it reproduces the body's
+/// quaternion and rotation matrix bit for bit.
+static void odeb_settle_quaternion(odeb_world* w, int i) {
+    dBodyID b = w->bodies[i];
+    const dReal* q = dBodyGetQuaternion(b);
+    double* in = &w->quat_in[4 * i];
+    in[0] = q[0]; in[1] = q[1]; in[2] = q[2]; in[3] = q[3];
+    if (!(isfinite(in[0]) && isfinite(in[1]) && isfinite(in[2]) && isfinite(in[3]))) return;
+    dQuaternion qq = { in[0], in[1], in[2], in[3] };
+    dBodySetQuaternion(b, qq);
 }
 
 void odeb_world_params_default(odeb_world_params* p) {
@@ -157,6 +158,7 @@ void odeb_world_params_default(odeb_world_params* p) {
     p->gravity[2] = -9.81;
     p->dt = 0.002;
     p->iterations = 20;
+    p->exact_solver = 0;
     p->sor_w = 1.3;
     p->erp = 0.2;
     p->cfm = 1e-10;
@@ -215,7 +217,7 @@ void odeb_world_destroy(odeb_world* w) {
     dWorldSetStepThreadingImplementation(w->world, NULL, NULL);
     dWorldDestroy(w->world);  // destroys bodies and joints
     dThreadingFreeImplementation(w->threading);
-    free(w->bodies); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->joints);
+    free(w->bodies); free(w->quat_in); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->joints);
     free(w->act_joint); free(w->act_mode); free(w->act_kp); free(w->act_kd); free(w->act_limit); free(w->act_strength);
     free(w->act_err); free(w->act_vmax);
     free(w->contact_count); free(w->contact_force); free(w->feedback); free(w->feedback_body);
@@ -252,9 +254,15 @@ static int odeb_set_mass(dBodyID b, double mass, const double I[9]) {
 
 int odeb_world_add_body(odeb_world* w, const double pos[3], const double quat[4], double mass, const double inertia[9]) {
     odeb_init_thread();
-    void* p = odeb_grow(w->bodies, &w->cap_body, w->nbody + 1, sizeof(dBodyID));
+    int cap = w->cap_body;
+    void* p = odeb_grow(w->bodies, &cap, w->nbody + 1, sizeof(dBodyID));
     if (!p) return -1;
     w->bodies = p;
+    cap = w->cap_body;
+    void* qi = odeb_grow(w->quat_in, &cap, w->nbody + 1, 4 * sizeof(double));
+    if (!qi) return -1;
+    w->quat_in = qi;
+    w->cap_body = cap;
     dBodyID b = dBodyCreate(w->world);
     if (odeb_set_mass(b, mass, inertia) != 0) {
         snprintf(w->error, sizeof w->error, "body %d: invalid mass %g or inertia (must be positive definite)", w->nbody, mass);
@@ -264,9 +272,9 @@ int odeb_world_add_body(odeb_world* w, const double pos[3], const double quat[4]
     dBodySetPosition(b, pos[0], pos[1], pos[2]);
     dQuaternion q = { quat[0], quat[1], quat[2], quat[3] };
     dBodySetQuaternion(b, q);
-    odeb_canonicalize_body(b);
     dBodySetData(b, (void*)(intptr_t)w->nbody);
     w->bodies[w->nbody] = b;
+    for (int k = 0; k < 4; k++) w->quat_in[4 * w->nbody + k] = quat[k];
     w->nbody += 1;
     free(w->contact_count); free(w->contact_force);
     w->contact_count = calloc((size_t)w->nbody, sizeof(int));
@@ -645,7 +653,7 @@ int odeb_world_step(odeb_world* w, int substeps, const double* command, double* 
     odeb_jump = saved;
     w->seed = (unsigned int)odeb_rand_seed;
     if (status == ODEB_STATUS_NONFINITE_STATE) w->broken = 1;
-    else for (int i = 0; i < w->nbody; i++) odeb_canonicalize_body(w->bodies[i]);
+    else for (int i = 0; i < w->nbody; i++) odeb_settle_quaternion(w, i);
     return status;
 }
 
@@ -665,7 +673,7 @@ void odeb_world_get_state(const odeb_world* w, double* out) {
     for (int i = 0; i < w->nbody; i++) {
         dBodyID b = w->bodies[i];
         const dReal* p = dBodyGetPosition(b);
-        const dReal* q = dBodyGetQuaternion(b);
+        const double* q = &w->quat_in[4 * i];
         const dReal* v = dBodyGetLinearVel(b);
         const dReal* a = dBodyGetAngularVel(b);
         double* o = out + 13 * i;
@@ -686,7 +694,7 @@ void odeb_world_set_state(odeb_world* w, const double* in) {
         dBodySetPosition(b, s[0], s[1], s[2]);
         dQuaternion q = { s[3], s[4], s[5], s[6] };
         dBodySetQuaternion(b, q);
-        odeb_canonicalize_body(b);
+        for (int k = 0; k < 4; k++) w->quat_in[4 * i + k] = s[3 + k];
         dBodySetLinearVel(b, s[7], s[8], s[9]);
         dBodySetAngularVel(b, s[10], s[11], s[12]);
         dBodySetForce(b, 0, 0, 0);

@@ -1,0 +1,129 @@
+// An in-memory CSV log (format: docs/LOG_FORMAT.md).
+
+/// A loaded CSV log: named columns of `Double`s, stored column-major.
+///
+/// Values are in the file's units (SI: rad, rad/s, N·m, m, s); `next.done` and other boolean columns hold
+/// 0 or 1. Columns keep their file order; look them up by name, never by position, because files may
+/// order and extend columns freely.
+public struct LogTable: Sendable, Equatable {
+    /// Column names in file order.
+    public let columns: [String]
+    /// Number of data rows.
+    public let rows: Int
+    /// Column-major values: `values[c][r]` is row `r` of `columns[c]`; every column has `rows` values.
+    public let values: [[Double]]
+    /// Path of the file the table was read from, or nil for a table built in memory (used in error messages).
+    public var source: String?
+    /// Number of malformed lines dropped because `ReadOptions.onBadRow` was `.skip` (0 otherwise).
+    public var skippedRows: Int = 0
+    /// Messages for the first few skipped lines (`ReadOptions.maximumSkipMessages`), each naming line, row
+    /// and column.
+    public var skipMessages: [String] = []
+    /// Number of skipped lines per reason.
+    public var skipCounts: [LogError.Kind: Int] = [:]
+
+    private let index: [String: Int]
+
+    /// Builds a table from column names and column-major values.
+    /// - Throws: `LogError.Kind.shapeMismatch` when `values.count != columns.count` or the columns differ in
+    ///   length, `.duplicateColumn` for a repeated name.
+    public init(columns: [String], values: [[Double]], source: String? = nil) throws {
+        let file = source ?? "<table>"
+        guard columns.count == values.count else {
+            throw LogError(kind: .shapeMismatch, file: file,
+                           message: "\(columns.count) column names but \(values.count) value columns")
+        }
+        let rows = values.first?.count ?? 0
+        var index: [String: Int] = [:]
+        for (position, name) in columns.enumerated() {
+            if let earlier = index[name] {
+                throw LogError(kind: .duplicateColumn, file: file, column: name,
+                               message: "duplicate column name (positions \(earlier + 1) and \(position + 1))")
+            }
+            index[name] = position
+            if values[position].count != rows {
+                throw LogError(kind: .shapeMismatch, file: file, column: name,
+                               message: "column has \(values[position].count) values, expected \(rows)")
+            }
+        }
+        self.columns = columns
+        self.values = values
+        self.rows = rows
+        self.source = source
+        self.index = index
+    }
+
+    /// Whether a column called `name` exists.
+    public func hasColumn(_ name: String) -> Bool { index[name] != nil }
+
+    /// Position of `name` in `columns`, or nil.
+    public func columnIndex(_ name: String) -> Int? { index[name] }
+
+    /// All values of the column called `name`, one per row.
+    /// - Throws: `LogError.Kind.missingColumn`, listing columns with similar names.
+    public func column(_ name: String) throws -> [Double] {
+        guard let position = index[name] else {
+            throw LogError(kind: .missingColumn, file: source ?? "<table>", column: name,
+                           message: "no such column" + LogError.suggestionSuffix(for: name, in: columns))
+        }
+        return values[position]
+    }
+
+    /// Names of the columns starting with `prefix` (e.g. `"joint_state.position."`), in file order.
+    public func columns(withPrefix prefix: String) -> [String] {
+        columns.filter { $0.hasPrefix(prefix) }
+    }
+
+    /// Row `r` (0-based) as one value per column, in `columns` order.
+    /// - Precondition: `0 <= r < rows`.
+    public func row(_ r: Int) -> [Double] {
+        precondition(r >= 0 && r < rows, "LogTable.row: \(r) is out of 0..<\(rows)")
+        return values.map { $0[r] }
+    }
+
+    /// The rows of each episode, in file order: maximal runs of consecutive rows with the same
+    /// `episode_index`. Without an `episode_index` column the whole table is one episode; an empty table
+    /// has none.
+    public func episodeRanges() -> [Range<Int>] {
+        guard rows > 0 else { return [] }
+        guard let position = index[LogColumns.episodeIndex] else { return [0..<rows] }
+        let episode = values[position]
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for r in 1..<rows where episode[r] != episode[r - 1] {
+            ranges.append(start..<r)
+            start = r
+        }
+        ranges.append(start..<rows)
+        return ranges
+    }
+
+    /// A table with the same columns holding only `range` of the rows (e.g. one of `episodeRanges()`).
+    /// - Precondition: `range` lies within `0..<rows`.
+    public func slice(rows range: Range<Int>) -> LogTable {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows,
+                     "LogTable.slice: \(range) is out of 0..<\(rows)")
+        var table = LogTable(trustedColumns: columns, values: values.map { Array($0[range]) },
+                             rows: range.count, index: index)
+        table.source = source
+        return table
+    }
+
+    /// Internal initializer for values already checked (same lengths, unique names).
+    init(trustedColumns columns: [String], values: [[Double]], rows: Int, index: [String: Int]) {
+        self.columns = columns
+        self.values = values
+        self.rows = rows
+        self.index = index
+    }
+
+    /// Tables are equal when they have the same columns in the same order and bit-for-bit equal values
+    /// (`-0.0` differs from `0.0`); `source` and skip statistics are ignored.
+    public static func == (lhs: LogTable, rhs: LogTable) -> Bool {
+        guard lhs.columns == rhs.columns, lhs.rows == rhs.rows else { return false }
+        for (a, b) in zip(lhs.values, rhs.values) {
+            for (x, y) in zip(a, b) where x.bitPattern != y.bitPattern { return false }
+        }
+        return true
+    }
+}

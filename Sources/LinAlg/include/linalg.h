@@ -1,0 +1,196 @@
+// linalg.h: flat C API over Eigen for the LinAlg target.
+//
+// Dense kernels for the learned models (GEMM with a fused bias + activation epilogue, the
+// transposed products backprop needs, batched GEMM for ensembles) and small dense solvers for
+// system identification (SPD solve, least squares).
+//
+// Conventions (read these once; the per-function comments rely on them):
+//   - Every matrix is a dense, contiguous, ROW-MAJOR array. "(m x k)" means m rows of k
+//     entries, element (i, j) at index i*k + j. "(batch x m x k)" means `batch` such matrices
+//     back to back, member b starting at index b*m*k.
+//   - Sizes are plain `int`; a size of 0 is allowed and means an empty matrix. Negative sizes
+//     make the call do nothing (void functions) or return LA_ERR_ARG (int functions).
+//   - Outputs must not overlap inputs unless a comment explicitly allows it.
+//   - GEMM kernels are float (model weights, activations); solvers are double (identification).
+//   - Every function is reentrant and thread-safe; each call runs on the calling thread only
+//     (no internal thread pool).
+//   - Pointers are non-null unless marked LA_NULLABLE; a pointer to an empty array (size 0) is
+//     never read or written.
+#ifndef LINALG_H
+#define LINALG_H
+
+// Nullability annotations make Swift import pointers as non-optional (or optional where
+// marked). They are clang-only and purely descriptive.
+#if defined(__clang__)
+#define LA_NULLABLE _Nullable
+#else
+#define LA_NULLABLE
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__clang__)
+#pragma clang assume_nonnull begin
+#endif
+
+//---------------------------------- enums ------------------------------------------------------
+
+/// Activation applied element-wise by the GEMM kernels (pass as `int activation`).
+///
+/// Definitions, with x the pre-activation value:
+///   LA_ACT_NONE  identity            x
+///   LA_ACT_RELU  rectified linear    max(x, 0)
+///   LA_ACT_TANH  hyperbolic tangent  tanh(x)
+///   LA_ACT_SILU  sigmoid-weighted    x * sigmoid(x) = x / (1 + exp(-x))   (a.k.a. swish)
+///   LA_ACT_ELU   exponential linear  x if x > 0, else exp(x) - 1          (alpha = 1)
+/// Any other value is treated as LA_ACT_NONE.
+/// tanh, sigmoid and exp use Eigen's vectorized float approximations (a few ulp).
+typedef enum la_activation_ {
+  LA_ACT_NONE = 0,
+  LA_ACT_RELU = 1,
+  LA_ACT_TANH = 2,
+  LA_ACT_SILU = 3,
+  LA_ACT_ELU  = 4,
+} la_activation;
+
+/// Status codes returned by the solvers (0 is success).
+typedef enum la_status_ {
+  LA_OK            = 0,  // success
+  LA_ERR_ARG       = 1,  // negative size or required NULL pointer
+  LA_ERR_NOT_SPD   = 2,  // la_solve_spd: matrix not (numerically) positive definite / singular
+  LA_ERR_NONFINITE = 3,  // solution contains NaN or Inf (non-finite input, or overflow)
+} la_status;
+
+//---------------------------------- GEMM (float) -----------------------------------------------
+
+/// General matrix product with fused bias and activation.
+///
+/// Computes, for every i < m, j < n:
+///   beta == 0:  c[i][j] = act( sum_p a[i][p]*b[p][j] + bias[j] )
+///   beta != 0:  c[i][j] = act( sum_p a[i][p]*b[p][j] + bias[j] + beta*c_in[i][j] )
+/// where bias[j] is taken as 0 when bias is NULL, act is given by `activation` (la_activation)
+/// and c_in is the content of c on entry. The beta term is added BEFORE the activation.
+/// When beta == 0 the input content of c is never read (it may be uninitialized or NaN).
+/// The bias and activation are applied in a single pass over c after the product; with
+/// bias == NULL and LA_ACT_NONE that pass is skipped. k == 0 gives a zero product (so
+/// c = act(bias + beta*c_in)). No heap allocation besides Eigen's own packing buffers.
+/// c must not overlap a, b or bias.
+void la_gemm(int m, int n, int k,
+             const float* a,                 // left factor                 (m x k)
+             const float* b,                 // right factor                (k x n)
+             const float* LA_NULLABLE bias,  // bias added to every row     (n), or NULL
+             float* c,                       // output, in/out if beta != 0 (m x n)
+             int activation,                 // la_activation
+             float beta);                    // scale of c_in added before the activation
+
+/// Matrix product with the left factor transposed: c = a^T * b (or c += a^T * b).
+///
+/// Computes, for every i < m, j < n:
+///   accumulate == 0:  c[i][j]  = sum_p a[p][i]*b[p][j]
+///   accumulate != 0:  c[i][j] += sum_p a[p][i]*b[p][j]
+/// a is stored as (k x m), i.e. NOT transposed in memory. Backprop use: the weight gradient
+/// dW (in x out) = X^T (in x batch) * dY (batch x out), with m = in, n = out, k = batch,
+/// a = X (batch x in), b = dY (batch x out); accumulate != 0 sums gradients over calls.
+/// No bias, no activation. When accumulate == 0 the input content of c is never read.
+/// c must not overlap a or b.
+void la_gemm_tn(int m, int n, int k,
+                const float* a,  // left factor, stored untransposed  (k x m)
+                const float* b,  // right factor                      (k x n)
+                float* c,        // output, in/out if accumulate      (m x n)
+                int accumulate); // 0: overwrite c, nonzero: add to c
+
+/// Matrix product with the right factor transposed: c = a * b^T (or c += a * b^T).
+///
+/// Computes, for every i < m, j < n:
+///   accumulate == 0:  c[i][j]  = sum_p a[i][p]*b[j][p]
+///   accumulate != 0:  c[i][j] += sum_p a[i][p]*b[j][p]
+/// b is stored as (n x k), i.e. NOT transposed in memory. Backprop use: the input gradient
+/// dX (batch x in) = dY (batch x out) * W^T, with m = batch, n = in, k = out,
+/// a = dY (batch x out), b = W (in x out).
+/// No bias, no activation. When accumulate == 0 the input content of c is never read.
+/// c must not overlap a or b.
+void la_gemm_nt(int m, int n, int k,
+                const float* a,  // left factor                       (m x k)
+                const float* b,  // right factor, stored untransposed (n x k)
+                float* c,        // output, in/out if accumulate      (m x n)
+                int accumulate); // 0: overwrite c, nonzero: add to c
+
+/// Batched GEMM with fused bias and activation: one call runs every member of an ensemble.
+///
+/// For every member e < batch, computes exactly what la_gemm computes with beta = 0:
+///   c_e = act( a_e * b_e + bias_e )
+/// with a_e = a + e*m*k, b_e = b + e*k*n, bias_e = bias + e*n (or no bias when bias is NULL),
+/// c_e = c + e*m*n. Results are identical to `batch` separate la_gemm calls. The input
+/// content of c is never read. c must not overlap a, b or bias.
+void la_gemm_batched(int batch, int m, int n, int k,
+                     const float* a,                 // left factors   (batch x m x k)
+                     const float* b,                 // right factors  (batch x k x n)
+                     const float* LA_NULLABLE bias,  // biases         (batch x n), or NULL
+                     float* c,                       // outputs        (batch x m x n)
+                     int activation);                // la_activation
+
+//---------------------------------- solvers (double) -------------------------------------------
+
+/// Solve a @ x = b for a symmetric positive definite a, by pivoted LDL^T (Eigen::LDLT).
+///
+/// Only the lower triangle of a (entries a[i][j] with j <= i) is read; the upper triangle is
+/// assumed to mirror it. The matrix is rejected as not (numerically) positive definite when
+/// the factorization fails or some pivot of D is not greater than
+/// n * DBL_EPSILON * (largest |pivot|); this catches indefinite, negative definite, singular
+/// and semidefinite matrices.
+/// x may be the same pointer as b (solve in place); otherwise they must not overlap.
+/// Allocates O(n*n) scratch memory.
+/// Returns LA_OK (0) on success; otherwise a nonzero code and x is left untouched, except for
+/// LA_ERR_NONFINITE after solving:
+///   LA_ERR_ARG        negative size, or a NULL pointer with n*nrhs > 0
+///   LA_ERR_NONFINITE  NaN/Inf in the lower triangle of a or in b (checked first), or a
+///                     non-finite solution (overflow; x then holds it)
+///   LA_ERR_NOT_SPD    a is not numerically symmetric positive definite
+/// n == 0 or nrhs == 0 is a successful no-op.
+int la_solve_spd(int n, int nrhs,
+                 const double* a,  // symmetric positive definite matrix   (n x n)
+                 const double* b,  // right-hand sides, one per column     (n x nrhs)
+                 double* x);       // solution                             (n x nrhs)
+
+/// Minimum-norm least-squares solution of a @ x = b, by complete orthogonal decomposition
+/// (Eigen::CompleteOrthogonalDecomposition: column-pivoted QR followed by a QR of R^T).
+///
+/// For each column of b, x minimizes ||a x - b||_2 and, among the minimizers, ||x||_2. This
+/// covers overdetermined (m > n), square, underdetermined (m < n) and rank-deficient a; the
+/// numerical rank uses Eigen's default threshold (min(m,n) * DBL_EPSILON relative to the
+/// largest pivot). If singular_values is not NULL it receives the min(m,n) singular values of
+/// a in decreasing order (computed by a separate Eigen::BDCSVD, values only), e.g. to judge
+/// the conditioning / excitation of an identification problem.
+/// x may be the same pointer as b (b is read completely before x is written); otherwise they
+/// must not overlap. Allocates O(m*n) scratch memory.
+/// Returns LA_OK (0) on success (including rank-deficient a), LA_ERR_ARG for a negative size
+/// or a NULL required pointer, LA_ERR_NONFINITE if a or b contains NaN/Inf (checked first; x
+/// and singular_values are then left untouched) or the solution overflowed.
+/// m == 0 or n == 0 gives x = 0 (and no singular values).
+int la_lstsq(int m, int n, int nrhs,
+             const double* a,                           // regressor matrix          (m x n)
+             const double* b,                           // targets, one per column   (m x nrhs)
+             double* x,                                 // solution                  (n x nrhs)
+             double* LA_NULLABLE singular_values);      // sing. values of a         (min(m,n)), or NULL
+
+//---------------------------------- info -------------------------------------------------------
+
+/// Human-readable build description: Eigen version, the SIMD instruction sets Eigen was
+/// compiled with (Eigen::SimdInstructionSetsInUse()), FMA, alignment, threading, assertion and
+/// optimization state, and the compiler. Example:
+///   "Eigen 3.4.0; SIMD: SSE, SSE2; FMA: no; max align: 16 B; threads: 1; eigen_assert: off;
+///    optimized: yes; compiler: clang 17.0.0"
+/// The returned string is static (never free it) and identical on every call.
+const char* la_build_info(void);
+
+#if defined(__clang__)
+#pragma clang assume_nonnull end
+#endif
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // LINALG_H

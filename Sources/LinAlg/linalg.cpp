@@ -1,0 +1,246 @@
+// linalg.cpp: Eigen implementation of the flat C API in include/linalg.h.
+//
+// All user arrays are wrapped in row-major Eigen::Map views (no copies in the GEMM paths).
+// GEMM = one Eigen product into c, followed by at most one fused bias + activation pass.
+
+#include "linalg.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <Eigen/QR>
+#include <Eigen/SVD>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace {
+
+using Eigen::Dynamic;
+using Eigen::Index;
+
+using MatF = Eigen::Matrix<float, Dynamic, Dynamic, Eigen::RowMajor>;
+using MatD = Eigen::Matrix<double, Dynamic, Dynamic, Eigen::RowMajor>;
+using ArrF = Eigen::Array<float, Dynamic, 1>;
+
+/// Applies act(x) to the array expression `x` and stores it in `dst` (same shape).
+/// Coefficient-wise, so dst may be one of the operands of x.
+template <int Act, class Dst, class Src>
+inline void assign_activation(Dst&& dst, const Src& x) {
+  if constexpr (Act == LA_ACT_RELU) {
+    dst = x.max(0.0f);
+  } else if constexpr (Act == LA_ACT_TANH) {
+    dst = x.tanh();
+  } else if constexpr (Act == LA_ACT_SILU) {
+    dst = x * x.logistic();
+  } else if constexpr (Act == LA_ACT_ELU) {
+    dst = (x > 0.0f).select(x, x.expm1());
+  } else {
+    dst = x;
+  }
+}
+
+/// The GEMM epilogue: c(m x n) = act(c + bias) in one pass (bias (n) may be null).
+template <int Act>
+void epilogue_impl(float* c, const float* bias, Index m, Index n) {
+  if (bias == nullptr) {
+    // Whole output as one flat array: best vectorization even for tiny n.
+    Eigen::Map<ArrF> all(c, m * n);
+    assign_activation<Act>(all, all);
+    return;
+  }
+  Eigen::Map<const ArrF> bvec(bias, n);
+  for (Index i = 0; i < m; ++i) {
+    Eigen::Map<ArrF> row(c + i * n, n);
+    assign_activation<Act>(row, row + bvec);
+  }
+}
+
+/// Dispatches the epilogue on the runtime activation (unknown values act as LA_ACT_NONE).
+void epilogue(float* c, const float* bias, Index m, Index n, int activation) {
+  switch (activation) {
+    case LA_ACT_RELU: epilogue_impl<LA_ACT_RELU>(c, bias, m, n); break;
+    case LA_ACT_TANH: epilogue_impl<LA_ACT_TANH>(c, bias, m, n); break;
+    case LA_ACT_SILU: epilogue_impl<LA_ACT_SILU>(c, bias, m, n); break;
+    case LA_ACT_ELU:  epilogue_impl<LA_ACT_ELU>(c, bias, m, n); break;
+    default:
+      if (bias != nullptr) epilogue_impl<LA_ACT_NONE>(c, bias, m, n);
+      break;  // no bias, no activation: nothing to do
+  }
+}
+
+/// Shared body of la_gemm and la_gemm_batched (sizes already validated, m*n > 0).
+void gemm_impl(Index m, Index n, Index k, const float* a, const float* b, const float* bias,
+               float* c, int activation, float beta) {
+  Eigen::Map<MatF> C(c, m, n);
+  if (k == 0) {
+    // Empty product; don't touch the (possibly empty, possibly null) a and b.
+    if (beta == 0.0f) C.setZero(); else C *= beta;
+  } else {
+    Eigen::Map<const MatF> A(a, m, k);
+    Eigen::Map<const MatF> B(b, k, n);
+    if (beta == 0.0f) {
+      C.noalias() = A * B;
+    } else {
+      if (beta != 1.0f) C *= beta;
+      C.noalias() += A * B;
+    }
+  }
+  epilogue(c, bias, m, n, activation);
+}
+
+/// True when a matrix of the given sizes has at least one entry (and all sizes are >= 0).
+inline bool nonempty(int r, int c) { return r > 0 && c > 0; }
+
+}  // namespace
+
+extern "C" {
+
+void la_gemm(int m, int n, int k, const float* a, const float* b, const float* bias, float* c,
+             int activation, float beta) {
+  if (m < 0 || n < 0 || k < 0 || !nonempty(m, n)) return;
+  gemm_impl(m, n, k, a, b, bias, c, activation, beta);
+}
+
+void la_gemm_tn(int m, int n, int k, const float* a, const float* b, float* c, int accumulate) {
+  if (m < 0 || n < 0 || k < 0 || !nonempty(m, n)) return;
+  Eigen::Map<MatF> C(c, m, n);
+  if (k == 0) {
+    if (!accumulate) C.setZero();
+    return;
+  }
+  Eigen::Map<const MatF> A(a, k, m);  // stored (k x m); used as A^T (m x k)
+  Eigen::Map<const MatF> B(b, k, n);
+  if (accumulate) C.noalias() += A.transpose() * B;
+  else            C.noalias()  = A.transpose() * B;
+}
+
+void la_gemm_nt(int m, int n, int k, const float* a, const float* b, float* c, int accumulate) {
+  if (m < 0 || n < 0 || k < 0 || !nonempty(m, n)) return;
+  Eigen::Map<MatF> C(c, m, n);
+  if (k == 0) {
+    if (!accumulate) C.setZero();
+    return;
+  }
+  Eigen::Map<const MatF> A(a, m, k);
+  Eigen::Map<const MatF> B(b, n, k);  // stored (n x k); used as B^T (k x n)
+  if (accumulate) C.noalias() += A * B.transpose();
+  else            C.noalias()  = A * B.transpose();
+}
+
+void la_gemm_batched(int batch, int m, int n, int k, const float* a, const float* b,
+                     const float* bias, float* c, int activation) {
+  if (batch < 0 || m < 0 || n < 0 || k < 0 || batch == 0 || !nonempty(m, n)) return;
+  const Index sa = Index(m) * k, sb = Index(k) * n, sc = Index(m) * n;
+  for (Index e = 0; e < batch; ++e) {
+    gemm_impl(m, n, k,
+              k > 0 ? a + e * sa : nullptr,
+              k > 0 ? b + e * sb : nullptr,
+              bias != nullptr ? bias + e * Index(n) : nullptr,
+              c + e * sc, activation, 0.0f);
+  }
+}
+
+int la_solve_spd(int n, int nrhs, const double* a, const double* b, double* x) {
+  if (n < 0 || nrhs < 0) return LA_ERR_ARG;
+  if (n == 0 || nrhs == 0) return LA_OK;
+  if (a == nullptr || b == nullptr || x == nullptr) return LA_ERR_ARG;
+
+  Eigen::Map<const MatD> A(a, n, n);
+  Eigen::Map<const MatD> B(b, n, nrhs);
+  // Only the lower triangle (a[i][j], j <= i) is part of the input.
+  for (Index i = 0; i < n; ++i) {
+    if (!A.row(i).head(i + 1).allFinite()) return LA_ERR_NONFINITE;
+  }
+  if (!B.allFinite()) return LA_ERR_NONFINITE;
+
+  // LDLT stores its own column-major copy; Lower: reads a[i][j] for j <= i only.
+  Eigen::LDLT<Eigen::MatrixXd, Eigen::Lower> ldlt(A);
+  if (ldlt.info() != Eigen::Success) return LA_ERR_NOT_SPD;
+
+  // Positive definite (numerically): every pivot d_i > n * eps * max |d|. Written as explicit
+  // comparisons so that a NaN pivot (overflow inside the factorization) also fails.
+  const auto& d = ldlt.vectorD();
+  double dmax = 0.0;
+  for (Index i = 0; i < n; ++i) dmax = std::max(dmax, std::abs(d[i]));
+  const double tol = double(n) * std::numeric_limits<double>::epsilon() * dmax;
+  for (Index i = 0; i < n; ++i) {
+    if (!(d[i] > tol) || !std::isfinite(d[i])) return LA_ERR_NOT_SPD;
+  }
+
+  Eigen::Map<MatD> X(x, n, nrhs);
+  if (x != b) X = B;
+  ldlt.solveInPlace(X);  // permutations and triangular solves applied in place
+  return X.allFinite() ? LA_OK : LA_ERR_NONFINITE;
+}
+
+int la_lstsq(int m, int n, int nrhs, const double* a, const double* b, double* x,
+             double* singular_values) {
+  if (m < 0 || n < 0 || nrhs < 0) return LA_ERR_ARG;
+  if (n > 0 && nrhs > 0 && x == nullptr) return LA_ERR_ARG;
+  if (m == 0 || n == 0) {
+    if (n > 0 && nrhs > 0) Eigen::Map<MatD>(x, n, nrhs).setZero();
+    return LA_OK;  // min(m, n) == 0: no singular values to write
+  }
+  if (a == nullptr || (nrhs > 0 && b == nullptr)) return LA_ERR_ARG;
+
+  const Eigen::MatrixXd A = Eigen::Map<const MatD>(a, m, n);  // one column-major copy
+  // Reject NaN/Inf up front: the SVD would report garbage and the solution would be NaN anyway.
+  if (!A.allFinite() || (nrhs > 0 && !Eigen::Map<const MatD>(b, m, nrhs).allFinite())) {
+    return LA_ERR_NONFINITE;
+  }
+  if (singular_values != nullptr) {
+    Eigen::BDCSVD<Eigen::MatrixXd> svd(A);  // singular values only (no U, V)
+    Eigen::Map<Eigen::VectorXd>(singular_values, std::min(m, n)) = svd.singularValues();
+  }
+  if (nrhs == 0) return LA_OK;
+
+  Eigen::CompleteOrthogonalDecomposition<Eigen::MatrixXd> cod(A);
+  // Evaluate into a temporary so that x may alias b.
+  const Eigen::MatrixXd sol = cod.solve(Eigen::Map<const MatD>(b, m, nrhs));
+  Eigen::Map<MatD> X(x, n, nrhs);
+  X = sol;
+  return X.allFinite() ? LA_OK : LA_ERR_NONFINITE;
+}
+
+const char* la_build_info(void) {
+  static const std::string info = [] {
+    std::string s = "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
+                    std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                    std::to_string(EIGEN_MINOR_VERSION);
+    s += "; SIMD: ";
+    s += Eigen::SimdInstructionSetsInUse();
+#if defined(EIGEN_VECTORIZE_FMA)
+    s += "; FMA: yes";
+#else
+    s += "; FMA: no";
+#endif
+    s += "; max align: " + std::to_string(EIGEN_MAX_ALIGN_BYTES) + " B";
+#if defined(EIGEN_HAS_OPENMP)
+    s += "; threads: OpenMP (" + std::to_string(Eigen::nbThreads()) + ")";
+#else
+    s += "; threads: 1";
+#endif
+#if defined(EIGEN_NO_DEBUG)
+    s += "; eigen_assert: off";
+#else
+    s += "; eigen_assert: on";
+#endif
+#if defined(__OPTIMIZE__)
+    s += "; optimized: yes";
+#else
+    s += "; optimized: no";
+#endif
+#if defined(__clang__)
+    s += "; compiler: clang " + std::to_string(__clang_major__) + "." +
+         std::to_string(__clang_minor__) + "." + std::to_string(__clang_patchlevel__);
+#elif defined(__GNUC__)
+    s += "; compiler: gcc " __VERSION__;
+#endif
+    return s;
+  }();
+  return info.c_str();
+}
+
+}  // extern "C"

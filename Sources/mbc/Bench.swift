@@ -1,0 +1,111 @@
+import ArgumentParser
+import ControlCore
+import Environments
+import Foundation
+import Physics
+import Robots
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (run a release build).", subcommands: [BenchSim.self])
+}
+
+/// One measured configuration.
+struct SimRate {
+    var name: String
+    var timeStep: Double
+    var substeps: Int
+    var threads: Int
+    var envStepsPerSecond: Double
+    var physicsStepsPerSecond: Double { envStepsPerSecond * Double(substeps) }
+    var simSecondsPerWallSecond: Double { physicsStepsPerSecond * timeStep }
+}
+
+struct BenchSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim",
+        abstract: "Physics steps/s, simulated seconds per wall second and env steps/s per environment, one thread and all cores.")
+    @Option(help: "Seconds per measurement.") var seconds: Double = 3
+    @Option(help: "Python with mujoco and pybullet (see ../shared/peers/README.md); measures the peers in the same run.")
+    var peersPython: String?
+    @Option(help: "The peers' sim_rate.py.") var peersScript: String = "../shared/peers/sim_rate.py"
+    @OptionGroup var common: CommonOptions
+
+    func measure<E: RobotEnvironment>(_ make: @escaping @Sendable () throws -> E, name: String, threads: Int) throws -> SimRate {
+        let envs = try (0..<threads).map { _ in try make() }
+        let vec = VectorEnv(envs, workers: threads)
+        var rng = SeededRNG(seed: 1)
+        var obs = vec.reset(seed: 1)
+        _ = obs
+        let dim = envs[0].actionSpace.dimension
+        var steps = 0
+        let start = Date()
+        var actions = (0..<threads).map { _ in (0..<dim).map { _ in rng.uniform(-1, 1) } }
+        while Date().timeIntervalSince(start) < seconds {
+            for _ in 0..<50 {
+                for i in 0..<threads { for k in 0..<dim { actions[i][k] = rng.uniform(-1, 1) } }
+                let results = vec.step(actions)
+                for (i, r) in results.enumerated() where r.done { _ = envs[i].reset(seed: UInt64(steps + i)) }
+                steps += threads
+            }
+        }
+        let wall = Date().timeIntervalSince(start)
+        obs = []
+        let sub = Int((envs[0].controlTimeStep / envs[0].simulation.world.settings.timeStep).rounded())
+        return SimRate(name: name, timeStep: envs[0].simulation.world.settings.timeStep, substeps: sub, threads: threads,
+                       envStepsPerSecond: Double(steps) / wall)
+    }
+
+    func run() throws {
+        #if DEBUG
+        FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench sim`\n".data(using: .utf8)!)
+        #endif
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var rates: [SimRate] = []
+        for threads in Set([1, cores]).sorted() {
+            rates.append(try measure({ try QuadrupedWalkEnv(seed: 1) }, name: "quadruped-walk", threads: threads))
+            rates.append(try measure({ try ArmReachEnv(seed: 1) }, name: "arm-reach", threads: threads))
+        }
+        say("environment       threads  dt (s)  substeps  env steps/s  physics steps/s  sim-s per wall-s")
+        for r in rates {
+            say(String(format: "%-17@ %7d  %6.4f  %8d  %11.0f  %15.0f  %16.1f", r.name as NSString, r.threads, r.timeStep,
+                       r.substeps, r.envStepsPerSecond, r.physicsStepsPerSecond, r.simSecondsPerWallSecond))
+        }
+        var peers: [[String: Any]] = []
+        if let python = peersPython {
+            peers = runPeers(python: python)
+            for p in peers { say("peer: \(p)") }
+            func peer(_ engine: String, _ model: String) -> Double? {
+                peers.first { ($0["engine"] as? String) == engine && ($0["model"] as? String ?? "").contains(model) }?["steps_per_s"] as? Double
+            }
+            let quad1 = rates.first { $0.name == "quadruped-walk" && $0.threads == 1 }!
+            let arm1 = rates.first { $0.name == "arm-reach" && $0.threads == 1 }!
+            if let ant = peer("mujoco", "ant") { say(String(format: "quadruped physics steps/s ÷ MuJoCo Ant: %.2f×", quad1.physicsStepsPerSecond / ant)) }
+            if let pusher = peer("mujoco", "pusher") { say(String(format: "arm physics steps/s ÷ MuJoCo Pusher: %.2f×", arm1.physicsStepsPerSecond / pusher)) }
+            if let laikago = peer("pybullet", "laikago") { say(String(format: "quadruped physics steps/s ÷ PyBullet laikago: %.2f×", quad1.physicsStepsPerSecond / laikago)) }
+        }
+        if common.json {
+            printJSON(["results": rates.map { ["env": $0.name, "threads": $0.threads, "time_step": $0.timeStep, "substeps": $0.substeps,
+                                               "env_steps_per_s": $0.envStepsPerSecond, "physics_steps_per_s": $0.physicsStepsPerSecond,
+                                               "sim_seconds_per_wall_second": $0.simSecondsPerWallSecond] as [String: Any] },
+                       "peers": peers])
+        }
+    }
+
+    /// Runs the peers' script pinned to one core and parses its JSON lines.
+    func runPeers(python: String) -> [[String: Any]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        process.arguments = ["-c", "0", python, peersScript, "--seconds", String(seconds)]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch {
+            FileHandle.standardError.write("peers: could not run \(python): \(error)\n".data(using: .utf8)!)
+            return []
+        }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}

@@ -1,0 +1,531 @@
+// Tests of the LinAlg C API (include/linalg.h) called from Swift.
+//
+// GEMM kernels are checked against a naive triple loop evaluated in Double; the solvers against
+// systems with known solutions and against each other (least squares vs normal equations).
+
+import Foundation
+import LinAlg
+import Testing
+
+// MARK: - Helpers
+
+/// Small deterministic generator (SplitMix64) so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `count` uniform floats in `range`.
+func randomFloats(_ count: Int, _ rng: inout SplitMix64, in range: ClosedRange<Float> = -1...1) -> [Float] {
+    (0..<count).map { _ in Float.random(in: range, using: &rng) }
+}
+
+/// `count` uniform doubles in `range`.
+func randomDoubles(_ count: Int, _ rng: inout SplitMix64, in range: ClosedRange<Double> = -1...1) -> [Double] {
+    (0..<count).map { _ in Double.random(in: range, using: &rng) }
+}
+
+/// Every activation of the API.
+let allActivations: [la_activation] = [LA_ACT_NONE, LA_ACT_RELU, LA_ACT_TANH, LA_ACT_SILU, LA_ACT_ELU]
+
+/// Readable test-case names ("LA_ACT_TANH" rather than "la_activation_(rawValue: 2)").
+extension la_activation: @retroactive CustomTestStringConvertible {
+    public var testDescription: String {
+        let names = ["LA_ACT_NONE", "LA_ACT_RELU", "LA_ACT_TANH", "LA_ACT_SILU", "LA_ACT_ELU"]
+        return Int(rawValue) < names.count ? names[Int(rawValue)] : "la_activation(\(rawValue))"
+    }
+}
+
+/// The `int activation` argument for an enum value.
+func code(_ act: la_activation) -> Int32 { Int32(act.rawValue) }
+
+/// Reference activation in Double (see la_activation in linalg.h).
+func reference(_ act: la_activation, _ x: Double) -> Double {
+    switch act {
+    case LA_ACT_RELU: return max(x, 0)
+    case LA_ACT_TANH: return tanh(x)
+    case LA_ACT_SILU: return x / (1 + exp(-x))
+    case LA_ACT_ELU: return x > 0 ? x : expm1(x)
+    default: return x
+    }
+}
+
+/// A GEMM shape: c is (m x n), the inner dimension is k.
+struct Shape: Sendable, CustomTestStringConvertible {
+    let m: Int, n: Int, k: Int
+    init(_ m: Int, _ n: Int, _ k: Int) { self.m = m; self.n = n; self.k = k }
+    var testDescription: String { "\(m)x\(n)x\(k)" }
+}
+
+/// Random shapes including vectors, odd sizes and the 37x53x29 case.
+let gemmShapes: [Shape] = [
+    Shape(1, 1, 1), Shape(1, 1, 7), Shape(1, 9, 4), Shape(9, 1, 4), Shape(5, 7, 1),
+    Shape(2, 3, 4), Shape(7, 8, 9), Shape(16, 16, 16), Shape(17, 31, 5), Shape(37, 53, 29),
+    Shape(64, 3, 100), Shape(3, 64, 100), Shape(1, 128, 64), Shape(128, 1, 64), Shape(65, 130, 257),
+]
+
+/// Naive product sum_p A(i,p) B(p,j) in Double, plus sum_p |A(i,p) B(p,j)| (the error scale).
+/// `aAt(i, p)` and `bAt(p, j)` read the logical factors, whatever their storage.
+func naiveProduct(m: Int, n: Int, k: Int,
+                  _ aAt: (Int, Int) -> Float, _ bAt: (Int, Int) -> Float) -> (value: [Double], scale: [Double]) {
+    var value = [Double](repeating: 0, count: m * n)
+    var scale = [Double](repeating: 0, count: m * n)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0, t = 0.0
+            for p in 0..<k {
+                let x = Double(aAt(i, p)) * Double(bAt(p, j))
+                s += x
+                t += abs(x)
+            }
+            value[i * n + j] = s
+            scale[i * n + j] = t
+        }
+    }
+    return (value, scale)
+}
+
+/// Index of the first entry with |got - want| > rel * scale + abs (NaN counts as a violation).
+func firstMismatch(_ got: [Float], _ want: [Double], scale: [Double], rel: Double = 1e-5,
+                   abs absTol: Double = 1e-6) -> Int? {
+    precondition(got.count == want.count)
+    return got.indices.first { i in !(abs(Double(got[i]) - want[i]) <= rel * scale[i] + absTol) }
+}
+
+/// Index of the first entry with |got - want| > tol * (1 + |want|) (NaN counts as a violation).
+func firstMismatch(_ got: [Double], _ want: [Double], tol: Double) -> Int? {
+    precondition(got.count == want.count)
+    return got.indices.first { i in !(abs(got[i] - want[i]) <= tol * (1 + abs(want[i]))) }
+}
+
+/// Calls la_gemm on Swift arrays (bias optional).
+func gemm(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float], _ bias: [Float]?,
+          _ c: inout [Float], _ act: la_activation, beta: Float = 0) {
+    if let bias {
+        la_gemm(Int32(m), Int32(n), Int32(k), a, b, bias, &c, code(act), beta)
+    } else {
+        la_gemm(Int32(m), Int32(n), Int32(k), a, b, nil, &c, code(act), beta)
+    }
+}
+
+/// Row-major (rows x cols) matrix product in Double, for building solver test data.
+func matmul(_ a: [Double], _ b: [Double], _ rows: Int, _ inner: Int, _ cols: Int) -> [Double] {
+    var c = [Double](repeating: 0, count: rows * cols)
+    for i in 0..<rows { for p in 0..<inner { for j in 0..<cols { c[i * cols + j] += a[i * inner + p] * b[p * cols + j] } } }
+    return c
+}
+
+/// Transpose of a row-major (rows x cols) matrix.
+func transpose(_ a: [Double], _ rows: Int, _ cols: Int) -> [Double] {
+    var t = [Double](repeating: 0, count: rows * cols)
+    for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = a[i * cols + j] } }
+    return t
+}
+
+// MARK: - GEMM
+
+@Suite("la_gemm")
+struct GemmTests {
+    /// Every activation x {no bias, bias} x beta in {0, 1, -0.5} against the naive loop.
+    @Test("matches naive triple loop", arguments: gemmShapes)
+    func matchesNaive(shape: Shape) {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        var rng = SplitMix64(seed: UInt64(m * 1_000_003 + n * 1009 + k))
+        let a = randomFloats(m * k, &rng)
+        let b = randomFloats(k * n, &rng)
+        let bias = randomFloats(n, &rng)
+        let c0 = randomFloats(m * n, &rng)
+        let prod = naiveProduct(m: m, n: n, k: k, { a[$0 * k + $1] }, { b[$0 * n + $1] })
+
+        for act in allActivations {
+            for useBias in [false, true] {
+                for beta: Float in [0, 1, -0.5] {
+                    // beta == 0 must ignore c's content: start from NaN garbage then.
+                    var c = beta == 0 ? [Float](repeating: .nan, count: m * n) : c0
+                    gemm(m, n, k, a, b, useBias ? bias : nil, &c, act, beta: beta)
+                    var want = [Double](repeating: 0, count: m * n)
+                    var scale = prod.scale
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            let idx = i * n + j
+                            let bj = useBias ? Double(bias[j]) : 0
+                            let cin = beta == 0 ? 0 : Double(beta) * Double(c0[idx])
+                            want[idx] = reference(act, prod.value[idx] + bj + cin)
+                            scale[idx] += abs(bj) + abs(cin) + abs(want[idx])
+                        }
+                    }
+                    let bad = firstMismatch(c, want, scale: scale)
+                    #expect(bad == nil, """
+                        act=\(act.rawValue) bias=\(useBias) beta=\(beta) at \(bad ?? -1): \
+                        got \(bad.map { c[$0] } ?? 0) want \(bad.map { want[$0] } ?? 0)
+                        """)
+                }
+            }
+        }
+    }
+
+    /// Activations over a wide input range (saturation, large |x|) through a 1x1 inner product.
+    @Test("activations at extreme inputs", arguments: allActivations)
+    func activationExtremes(act: la_activation) {
+        let xs: [Float] = [-100, -30, -10, -3, -1, -0.5, -1e-3, -1e-7, 0, 1e-7, 1e-3, 0.5, 1, 3, 10, 30, 100]
+        var c = [Float](repeating: .nan, count: xs.count)
+        gemm(1, xs.count, 1, [1], xs, nil, &c, act)
+        let want = xs.map { reference(act, Double($0)) }
+        #expect(c.allSatisfy { $0.isFinite })
+        let bad = firstMismatch(c, want, scale: want.map { abs($0) }, rel: 2e-6, abs: 1e-7)
+        #expect(bad == nil, "act=\(act.rawValue) x=\(bad.map { xs[$0] } ?? 0) got \(bad.map { c[$0] } ?? 0)")
+    }
+
+    /// Hand-checked bias broadcast: bias[j] is added to every row, before the activation.
+    @Test func biasIsAddedPerColumnBeforeActivation() {
+        let a: [Float] = [1, 2,
+                          3, 4]
+        let identity: [Float] = [1, 0,
+                                 0, 1]
+        var c = [Float](repeating: 0, count: 4)
+        gemm(2, 2, 2, a, identity, [10, -3.5], &c, LA_ACT_NONE)
+        #expect(c == [11, -1.5, 13, 0.5])
+        gemm(2, 2, 2, a, identity, [10, -3.5], &c, LA_ACT_RELU)
+        #expect(c == [11, 0, 13, 0.5])
+        // beta = 1 accumulates into c before the activation: 11 + 11 - 30 < 0 -> relu gives 0.
+        c = [11, 0, 13, 0.5]
+        gemm(2, 2, 2, a, identity, [-30, 0], &c, LA_ACT_RELU, beta: 1)
+        #expect(c == [0, 2, 0, 4.5])
+    }
+
+    /// k == 0: empty product, c = act(bias + beta c); a and b are never read.
+    @Test func emptyInnerDimension() {
+        var c: [Float] = [1, -2, 3, -4, 5, -6]
+        gemm(2, 3, 0, [], [], [0.5, 0.5, 0.5], &c, LA_ACT_RELU, beta: 2)
+        #expect(c == [2.5, 0, 6.5, 0, 10.5, 0])
+        gemm(2, 3, 0, [], [], nil, &c, LA_ACT_NONE)
+        #expect(c == [0, 0, 0, 0, 0, 0])
+    }
+
+    /// Negative sizes are a no-op; unknown activation codes act as LA_ACT_NONE.
+    @Test func invalidArgumentsAndUnknownActivation() {
+        var c: [Float] = [7, 7]
+        la_gemm(-1, 2, 1, [1], [1, 1], nil, &c, code(LA_ACT_NONE), 0)
+        #expect(c == [7, 7])
+        la_gemm(1, 2, 1, [2], [1, -1], nil, &c, 99, 0)
+        #expect(c == [2, -2])
+    }
+}
+
+// MARK: - Transposed GEMM (backprop)
+
+@Suite("la_gemm_tn / la_gemm_nt")
+struct TransposedGemmTests {
+    /// c = a^T b with a stored (k x m), overwrite and accumulate.
+    @Test("tn matches naive", arguments: gemmShapes)
+    func tn(shape: Shape) {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        var rng = SplitMix64(seed: UInt64(7 + m * 31 + n * 17 + k))
+        let a = randomFloats(k * m, &rng)  // stored (k x m)
+        let b = randomFloats(k * n, &rng)
+        let c0 = randomFloats(m * n, &rng)
+        let prod = naiveProduct(m: m, n: n, k: k, { a[$1 * m + $0] }, { b[$0 * n + $1] })
+
+        var c = [Float](repeating: .nan, count: m * n)
+        la_gemm_tn(Int32(m), Int32(n), Int32(k), a, b, &c, 0)
+        #expect(firstMismatch(c, prod.value, scale: prod.scale) == nil, "overwrite")
+
+        c = c0
+        la_gemm_tn(Int32(m), Int32(n), Int32(k), a, b, &c, 1)
+        let want = zip(prod.value, c0).map { $0 + Double($1) }
+        let scale = zip(prod.scale, c0).map { $0 + abs(Double($1)) }
+        #expect(firstMismatch(c, want, scale: scale) == nil, "accumulate")
+    }
+
+    /// c = a b^T with b stored (n x k), overwrite and accumulate.
+    @Test("nt matches naive", arguments: gemmShapes)
+    func nt(shape: Shape) {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        var rng = SplitMix64(seed: UInt64(11 + m * 13 + n * 29 + k))
+        let a = randomFloats(m * k, &rng)
+        let b = randomFloats(n * k, &rng)  // stored (n x k)
+        let c0 = randomFloats(m * n, &rng)
+        let prod = naiveProduct(m: m, n: n, k: k, { a[$0 * k + $1] }, { b[$1 * k + $0] })
+
+        var c = [Float](repeating: .nan, count: m * n)
+        la_gemm_nt(Int32(m), Int32(n), Int32(k), a, b, &c, 0)
+        #expect(firstMismatch(c, prod.value, scale: prod.scale) == nil, "overwrite")
+
+        c = c0
+        la_gemm_nt(Int32(m), Int32(n), Int32(k), a, b, &c, 1)
+        let want = zip(prod.value, c0).map { $0 + Double($1) }
+        let scale = zip(prod.scale, c0).map { $0 + abs(Double($1)) }
+        #expect(firstMismatch(c, want, scale: scale) == nil, "accumulate")
+    }
+
+    /// Backprop of Y = X W: dW = X^T dY accumulated over two mini-batches equals the gradient
+    /// of the concatenated batch; dX = dY W^T.
+    @Test func backpropOfDenseLayer() {
+        let (batch, input, output) = (6, 5, 3)
+        var rng = SplitMix64(seed: 42)
+        let x = randomFloats(2 * batch * input, &rng)   // two mini-batches (2*batch x in)
+        let dy = randomFloats(2 * batch * output, &rng) // (2*batch x out)
+        let w = randomFloats(input * output, &rng)      // (in x out)
+
+        var dwFull = [Float](repeating: 0, count: input * output)
+        la_gemm_tn(Int32(input), Int32(output), Int32(2 * batch), x, dy, &dwFull, 0)
+        var dwAcc = [Float](repeating: 0, count: input * output)
+        let half = batch
+        la_gemm_tn(Int32(input), Int32(output), Int32(half), Array(x[..<(half * input)]),
+                   Array(dy[..<(half * output)]), &dwAcc, 0)
+        la_gemm_tn(Int32(input), Int32(output), Int32(half), Array(x[(half * input)...]),
+                   Array(dy[(half * output)...]), &dwAcc, 1)
+        #expect(zip(dwFull, dwAcc).allSatisfy { abs($0 - $1) <= 1e-5 * (1 + abs($0)) })
+
+        var dx = [Float](repeating: 0, count: 2 * batch * input)
+        la_gemm_nt(Int32(2 * batch), Int32(input), Int32(output), dy, w, &dx, 0)
+        let want = naiveProduct(m: 2 * batch, n: input, k: output,
+                                { dy[$0 * output + $1] }, { w[$1 * output + $0] })
+        #expect(firstMismatch(dx, want.value, scale: want.scale) == nil)
+    }
+
+    /// k == 0: overwrite gives zeros, accumulate leaves c unchanged.
+    @Test func emptyInnerDimension() {
+        var c: [Float] = [1, 2, 3]
+        la_gemm_tn(1, 3, 0, [], [], &c, 1)
+        #expect(c == [1, 2, 3])
+        la_gemm_nt(3, 1, 0, [], [], &c, 1)
+        #expect(c == [1, 2, 3])
+        la_gemm_nt(3, 1, 0, [], [], &c, 0)
+        #expect(c == [0, 0, 0])
+    }
+}
+
+// MARK: - Batched GEMM
+
+@Suite("la_gemm_batched")
+struct BatchedGemmTests {
+    static let shapes: [Shape] = [Shape(1, 1, 1), Shape(8, 1, 16), Shape(1, 8, 16), Shape(37, 53, 29)]
+
+    /// Batched result is identical to a loop of single la_gemm calls (and close to naive).
+    @Test("equals a loop of single GEMMs", arguments: shapes)
+    func equalsLoop(shape: Shape) {
+        let (m, n, k, batch) = (shape.m, shape.n, shape.k, 5)
+        var rng = SplitMix64(seed: UInt64(99 + m + n + k))
+        let a = randomFloats(batch * m * k, &rng)
+        let b = randomFloats(batch * k * n, &rng)
+        let bias = randomFloats(batch * n, &rng)
+
+        for act in allActivations {
+            for useBias in [false, true] {
+                var batched = [Float](repeating: .nan, count: batch * m * n)
+                if useBias {
+                    la_gemm_batched(Int32(batch), Int32(m), Int32(n), Int32(k), a, b, bias, &batched, code(act))
+                } else {
+                    la_gemm_batched(Int32(batch), Int32(m), Int32(n), Int32(k), a, b, nil, &batched, code(act))
+                }
+                var looped = [Float]()
+                for e in 0..<batch {
+                    let ae = Array(a[(e * m * k)..<((e + 1) * m * k)])
+                    let be = Array(b[(e * k * n)..<((e + 1) * k * n)])
+                    let biasE = useBias ? Array(bias[(e * n)..<((e + 1) * n)]) : nil
+                    var ce = [Float](repeating: .nan, count: m * n)
+                    gemm(m, n, k, ae, be, biasE, &ce, act)
+                    looped += ce
+
+                    // Member e against the naive loop too.
+                    let prod = naiveProduct(m: m, n: n, k: k, { ae[$0 * k + $1] }, { be[$0 * n + $1] })
+                    var want = prod.value
+                    for i in 0..<m { for j in 0..<n {
+                        want[i * n + j] = reference(act, want[i * n + j] + (biasE.map { Double($0[j]) } ?? 0))
+                    } }
+                    let scale = zip(prod.scale, want).map { $0 + abs($1) + 1 }
+                    #expect(firstMismatch(Array(batched[(e * m * n)..<((e + 1) * m * n)]), want, scale: scale) == nil,
+                            "member \(e) act=\(act.rawValue) bias=\(useBias)")
+                }
+                #expect(batched == looped, "act=\(act.rawValue) bias=\(useBias)")
+            }
+        }
+    }
+}
+
+// MARK: - SPD solve
+
+@Suite("la_solve_spd")
+struct SolveSPDTests {
+    /// [[4,1],[1,3]] x = [1,2] has x = [1/11, 7/11].
+    @Test func knownTwoByTwo() {
+        var x = [Double](repeating: 0, count: 2)
+        let status = la_solve_spd(2, 1, [4, 1, 1, 3], [1, 2], &x)
+        #expect(status == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, [1.0 / 11, 7.0 / 11], tol: 1e-14) == nil, "\(x)")
+    }
+
+    /// Two right-hand sides (n x nrhs row-major); only the lower triangle is read.
+    @Test func multipleRightHandSidesLowerTriangleOnly() {
+        // A = [[2,-1,0],[-1,2,-1],[0,-1,2]]; the strict upper triangle is NaN garbage.
+        let a: [Double] = [2, .nan, .nan,
+                           -1, 2, .nan,
+                           0, -1, 2]
+        // Columns: A [1,2,3]^T = [0,0,4]^T and A [1,1,1]^T = [1,0,1]^T.
+        let b: [Double] = [0, 1,
+                           0, 0,
+                           4, 1]
+        var x = [Double](repeating: 0, count: 6)
+        #expect(la_solve_spd(3, 2, a, b, &x) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, [1, 1, 2, 1, 3, 1], tol: 1e-13) == nil, "\(x)")
+    }
+
+    /// Random well-conditioned SPD system: residual check, and x == b (in place) gives the same.
+    @Test func randomSystemAndInPlace() {
+        let (n, nrhs) = (40, 3)
+        var rng = SplitMix64(seed: 2024)
+        let mm = randomDoubles(n * n, &rng)
+        var a = matmul(transpose(mm, n, n), mm, n, n, n)
+        for i in 0..<n { a[i * n + i] += Double(n) }
+        let b = randomDoubles(n * nrhs, &rng)
+
+        var x = [Double](repeating: 0, count: n * nrhs)
+        #expect(la_solve_spd(Int32(n), Int32(nrhs), a, b, &x) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(matmul(a, x, n, n, nrhs), b, tol: 1e-11) == nil)
+
+        var inPlace = b
+        let status = inPlace.withUnsafeMutableBufferPointer { p in
+            la_solve_spd(Int32(n), Int32(nrhs), a, p.baseAddress!, p.baseAddress!)
+        }
+        #expect(status == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(inPlace, x, tol: 1e-13) == nil)
+    }
+
+    /// Indefinite, negative definite, singular, semidefinite and zero matrices are rejected
+    /// with LA_ERR_NOT_SPD and x is left untouched.
+    @Test(arguments: [
+        ("indefinite", [1.0, 2, 2, 1]),
+        ("negative definite", [-1.0, 0, 0, -1]),
+        ("singular", [1.0, 1, 1, 1]),
+        ("semidefinite", [1.0, 0, 0, 0]),
+        ("zero", [0.0, 0, 0, 0]),
+        ("nearly singular", [1.0, 1, 1, 1.0000000000000002]),  // det = 2.2e-16
+    ])
+    func rejectsNonSPD(name: String, a: [Double]) {
+        var x: [Double] = [-7, -7]
+        let status = la_solve_spd(2, 1, a, [1, 1], &x)
+        #expect(status == Int32(LA_ERR_NOT_SPD.rawValue), "\(name)")
+        #expect(x == [-7, -7], "\(name): x modified")
+    }
+
+    /// Argument errors, empty systems and non-finite input.
+    @Test func argumentsAndNonFinite() {
+        var x: [Double] = [0, 0]
+        #expect(la_solve_spd(-1, 1, [1], [1], &x) == Int32(LA_ERR_ARG.rawValue))
+        #expect(la_solve_spd(0, 1, [], [], &x) == Int32(LA_OK.rawValue))
+        x = [-7, -7]
+        #expect(la_solve_spd(2, 1, [2, 0, 0, 2], [.infinity, 1], &x) == Int32(LA_ERR_NONFINITE.rawValue))
+        #expect(la_solve_spd(2, 1, [1, 0, .nan, 1], [1, 1], &x) == Int32(LA_ERR_NONFINITE.rawValue))
+        #expect(x == [-7, -7], "x modified")
+        // NaN in the (unread) strict upper triangle is fine.
+        #expect(la_solve_spd(2, 1, [2, .nan, 0, 2], [1, 1], &x) == Int32(LA_OK.rawValue))
+        #expect(x == [0.5, 0.5])
+    }
+}
+
+// MARK: - Least squares
+
+@Suite("la_lstsq")
+struct LeastSquaresTests {
+    /// Exact line fit y = 2 t + 1 on 10 points: regressors [t, 1].
+    @Test func exactLineFit() {
+        let ts = (0..<10).map(Double.init)
+        let a = ts.flatMap { t -> [Double] in [t, 1] }
+        let b = ts.map { 2 * $0 + 1 }
+        var x = [Double](repeating: 0, count: 2)
+        #expect(la_lstsq(10, 2, 1, a, b, &x, nil) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, [2, 1], tol: 1e-12) == nil, "\(x)")
+    }
+
+    /// Inconsistent overdetermined system with known solution [1/3, 1/3] and singular values
+    /// [sqrt(3), 1] (A^T A = [[2,1],[1,2]]).
+    @Test func overdeterminedWithResidualAndSingularValues() {
+        let a: [Double] = [1, 0,
+                           0, 1,
+                           1, 1]
+        var x = [Double](repeating: 0, count: 2)
+        var sv = [Double](repeating: -1, count: 2)
+        #expect(la_lstsq(3, 2, 1, a, [1, 1, 0], &x, &sv) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, [1.0 / 3, 1.0 / 3], tol: 1e-14) == nil, "\(x)")
+        #expect(firstMismatch(sv, [sqrt(3.0), 1], tol: 1e-14) == nil, "\(sv)")
+
+        // x may alias b: the solution lands in the leading n entries of the buffer.
+        var buf: [Double] = [1, 1, 0]
+        let status = buf.withUnsafeMutableBufferPointer { p in
+            la_lstsq(3, 2, 1, a, p.baseAddress!, p.baseAddress!, nil)
+        }
+        #expect(status == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(Array(buf[..<2]), [1.0 / 3, 1.0 / 3], tol: 1e-14) == nil)
+    }
+
+    /// Rank-deficient: all rows [1, 1]; minimum-norm solution [1, 1]; singular values [sqrt 6, 0].
+    @Test func rankDeficientGivesMinimumNorm() {
+        var x = [Double](repeating: 0, count: 2)
+        var sv = [Double](repeating: -1, count: 2)
+        #expect(la_lstsq(3, 2, 1, [1, 1, 1, 1, 1, 1], [2, 2, 2], &x, &sv) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, [1, 1], tol: 1e-12) == nil, "\(x)")
+        #expect(abs(sv[0] - sqrt(6.0)) < 1e-12 && abs(sv[1]) < 1e-12, "\(sv)")
+    }
+
+    /// Underdetermined: [1 2 3] x = 14 has minimum-norm solution [1, 2, 3].
+    @Test func underdeterminedGivesMinimumNorm() {
+        var x = [Double](repeating: 0, count: 3)
+        var sv: [Double] = [-1]
+        #expect(la_lstsq(1, 3, 1, [1, 2, 3], [14], &x, &sv) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, [1, 2, 3], tol: 1e-13) == nil, "\(x)")
+        #expect(abs(sv[0] - sqrt(14.0)) < 1e-13)
+    }
+
+    /// Random full-rank 30x5 with 3 right-hand sides: agrees with the normal equations solved by
+    /// la_solve_spd, and the residual is orthogonal to the columns of A.
+    @Test func agreesWithNormalEquations() {
+        let (m, n, nrhs) = (30, 5, 3)
+        var rng = SplitMix64(seed: 7)
+        let a = randomDoubles(m * n, &rng)
+        let b = randomDoubles(m * nrhs, &rng)
+        var x = [Double](repeating: 0, count: n * nrhs)
+        var sv = [Double](repeating: 0, count: n)
+        #expect(la_lstsq(Int32(m), Int32(n), Int32(nrhs), a, b, &x, &sv) == Int32(LA_OK.rawValue))
+        #expect(zip(sv, sv.dropFirst()).allSatisfy { $0 >= $1 } && sv.last! > 0, "\(sv)")
+
+        let at = transpose(a, m, n)
+        var xNormal = [Double](repeating: 0, count: n * nrhs)
+        #expect(la_solve_spd(Int32(n), Int32(nrhs), matmul(at, a, n, m, n), matmul(at, b, n, m, nrhs),
+                             &xNormal) == Int32(LA_OK.rawValue))
+        #expect(firstMismatch(x, xNormal, tol: 1e-10) == nil)
+
+        let residual = zip(matmul(a, x, m, n, nrhs), b).map { $0 - $1 }
+        let orth = matmul(at, residual, n, m, nrhs)
+        #expect(orth.allSatisfy { abs($0) < 1e-12 }, "\(orth)")
+    }
+
+    /// Argument errors, empty problems and non-finite input (x and sv untouched).
+    @Test func argumentsEmptyAndNonFinite() {
+        var x: [Double] = [5, 5]
+        var sv: [Double] = [-1]
+        #expect(la_lstsq(-1, 2, 1, [], [], &x, nil) == Int32(LA_ERR_ARG.rawValue))
+        #expect(la_lstsq(0, 2, 1, [], [], &x, nil) == Int32(LA_OK.rawValue))
+        #expect(x == [0, 0])
+        x = [5, 5]
+        #expect(la_lstsq(1, 2, 1, [1, .nan], [1], &x, &sv) == Int32(LA_ERR_NONFINITE.rawValue))
+        #expect(la_lstsq(1, 2, 1, [1, 1], [.infinity], &x, &sv) == Int32(LA_ERR_NONFINITE.rawValue))
+        #expect(x == [5, 5] && sv == [-1])
+    }
+}
+
+// MARK: - Build info
+
+@Test func buildInfoNamesEigenAndSIMD() {
+    let info = String(cString: la_build_info())
+    #expect(info.hasPrefix("Eigen 3."))
+    #expect(info.contains("SIMD: "))
+    #expect(la_build_info() == la_build_info())  // static string
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// Runs the built `mbc` executable (the test target depends on it, so it is built first).
+func mbc(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = testBinary.deletingLastPathComponent()
+    // the .xctest bundle may be a directory on some platforms
+    if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("mbc").path) { dir = dir.deletingLastPathComponent() }
+    let process = Process()
+    process.executableURL = dir.appendingPathComponent("mbc")
+    process.arguments = arguments
+    process.currentDirectoryURL = packageRoot
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The last line of stdout parsed as a JSON object.
+func lastJSON(_ stdout: String) throws -> [String: Any] {
+    let line = try #require(stdout.split(separator: "\n").last)
+    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+}
+
+func temporaryDirectory() throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mbc-cli-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@Suite("mbc end to end", .serialized)
+struct MBCTests {
+    @Test("mbc info prints the quadruped's tree and a JSON summary")
+    func info() throws {
+        let r = try mbc(["info", "robots/quadruped.urdf", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("FR_calf_joint"))
+        let j = try lastJSON(r.stdout)
+        #expect(j["dof"] as? Int == 12)
+        #expect(abs((j["total_mass"] as? Double ?? 0) - 12.453) < 0.01)
+    }
+
+    @Test("mbc info on a malformed URDF names the file and line")
+    func infoBadURDF() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("bad.urdf")
+        try "<robot name=\"r\">\n  <link name=\"a\"/>\n  <joint name=\"j\" type=\"revolute\">\n    <parent link=\"a\"/>\n    <child link=\"missing\"/>\n  </joint>\n</robot>\n".write(to: file, atomically: true, encoding: .utf8)
+        let r = try mbc(["info", file.path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bad.urdf:3") || r.stderr.contains("bad.urdf:5"), "\(r.stderr)")
+    }
+
+    @Test("simulate quadruped-walk records the log format; replay reads it back")
+    func simulateRecordReplay() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("q.csv").path
+        let s = try mbc(["simulate", "--env", "quadruped-walk", "--policy", "random", "--steps", "200", "--seed", "1", "--record", log, "--json"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let summary = try lastJSON(s.stdout)
+        #expect(summary["steps"] as? Int == 200)
+        #expect(summary["mean_forward_speed"] != nil)
+        let header = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""
+        for column in ["episode_index", "frame_index", "timestamp", "joint_state.position.FR_hip_joint",
+                       "joint_state.effort.RL_calf_joint", "base.orientation.w", "action.FL_thigh_joint",
+                       "observation.state.45", "next.reward", "next.cost", "next.done"] {
+            #expect(header.contains(column), "missing \(column)")
+        }
+        let r = try mbc(["replay", "--robot", "robots/quadruped.urdf", "--data", log, "--reset-every", "10", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let replay = try lastJSON(r.stdout)
+        let rmse = try #require(replay["position_rmse"] as? [String: Double])
+        #expect(rmse.count == 12)
+        #expect(rmse.values.allSatisfy { $0.isFinite })
+    }
+
+    @Test("simulate arm-reach with a zero policy, and any URDF with --robot")
+    func simulateArmAndRobot() throws {
+        let a = try mbc(["simulate", "--env", "arm-reach", "--policy", "zero", "--steps", "50", "--json"])
+        #expect(a.status == 0, "\(a.stderr)")
+        #expect(try lastJSON(a.stdout)["steps"] as? Int == 50)
+        let g = try mbc(["simulate", "--robot", "robots/cartpole.urdf", "--base", "fixed", "--policy", "random", "--steps", "100", "--json"])
+        #expect(g.status == 0, "\(g.stderr)")
+        #expect(try lastJSON(g.stdout)["diverged"] as? Int == 0)
+    }
+
+    @Test("a YAML config overrides defaults; an unknown key names the file and line")
+    func configErrors() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.yaml")
+        try "commandedSpeed: 0.3\nmaxEpisodeSteps: 20\n".write(to: good, atomically: true, encoding: .utf8)
+        let ok = try mbc(["simulate", "--env", "quadruped-walk", "--config", good.path, "--episodes", "1", "--policy", "zero", "--json"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try lastJSON(ok.stdout)["steps"] as? Int == 20)
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try "commandedSpeed: 0.3\ncomandedSped: 1\n".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try mbc(["simulate", "--env", "quadruped-walk", "--config", bad.path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bad.yaml:2") && r.stderr.contains("comandedSped"), "\(r.stderr)")
+    }
+
+    @Test("the shipped configs load and run")
+    func shippedConfigs() throws {
+        for (file, env) in [("configs/quadruped-walk.yaml", "quadruped-walk"), ("configs/arm-reach.yaml", "arm-reach")] {
+            let r = try mbc(["simulate", "--env", env, "--config", file, "--steps", "5", "--policy", "zero", "--json"])
+            #expect(r.status == 0, "\(file): \(r.stderr)")
+        }
+    }
+}
