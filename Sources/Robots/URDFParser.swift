@@ -38,11 +38,30 @@ public enum URDFParser {
     ///
     /// - Throws: `URDFError` when the text is not well-formed XML or does not describe a valid robot.
     public static func parse(data: Data, fileName: String) throws -> URDFRobot {
-        let root = try XMLTreeBuilder.build(data: data, file: fileName)
+        let root = try XMLTreeBuilder.build(data: tolerant(data), file: fileName)
         var reader = URDFReader(file: fileName)
         let robot = try reader.readRobot(root)
         try URDFValidator(robot: robot, robotLine: root.line).validate()
         return robot
+    }
+
+    /// Smooths over two quirks of published URDFs that ROS's own parser (TinyXML) accepts and libxml2 does
+    /// not: NUL bytes after the closing tag, and an XML declaration with a version other than 1.0/1.1
+    /// (e.g. `version="0.0"`). Line numbers are unchanged.
+    static func tolerant(_ data: Data) -> Data {
+        var bytes = [UInt8](data)
+        while let last = bytes.last, last == 0 { bytes.removeLast() }
+        let head = String(decoding: bytes.prefix(64), as: UTF8.self)
+        if head.hasPrefix("<?xml"), let range = head.range(of: #"version\s*=\s*["'][0-9.]+["']"#, options: .regularExpression) {
+            let declared = head[range]
+            if !declared.contains("1.0") && !declared.contains("1.1") {
+                let fixed = Array("version=\"1.0\"".utf8)
+                let start = head.utf8.distance(from: head.startIndex, to: range.lowerBound)
+                let length = head.utf8.distance(from: range.lowerBound, to: range.upperBound)
+                bytes.replaceSubrange(start..<(start + length), with: fixed)
+            }
+        }
+        return Data(bytes)
     }
 
     /// Parses and validates URDF text; `fileName` is used in errors and stored as the robot's `source`.

@@ -187,3 +187,17 @@ struct RobotSimulationTests {
         #expect(sim.basePose.position.isFinite)
     }
 }
+
+@Suite("URDF quirks of published robot files")
+struct URDFQuirkTests {
+    @Test("an XML declaration with version 0.0 and NUL bytes after </robot> are accepted (as ROS's parser does)")
+    func tolerant() throws {
+        var text = "<?xml version=\"0.0\" ?>\n<robot name=\"r\">\n  <link name=\"a\">\n    <inertial><mass value=\"1\"/><inertia ixx=\"1\" ixy=\"0\" ixz=\"0\" iyy=\"1\" iyz=\"0\" izz=\"1\"/></inertial>\n  </link>\n</robot>\n"
+        text += "\u{0}"
+        let robot = try URDFParser.parse(data: Data(text.utf8), fileName: "quirky.urdf")
+        #expect(robot.links.count == 1)
+        // line numbers are unchanged: an error on line 3 is still reported on line 3
+        let bad = "<?xml version=\"0.0\" ?>\n<robot name=\"r\">\n  <link name=\"a\"><inertial><mass value=\"-1\"/><inertia ixx=\"1\" ixy=\"0\" ixz=\"0\" iyy=\"1\" iyz=\"0\" izz=\"1\"/></inertial></link>\n</robot>\n"
+        #expect { try URDFParser.parse(string: bad, fileName: "bad.urdf") } throws: { ($0 as? URDFError)?.line == 3 }
+    }
+}
