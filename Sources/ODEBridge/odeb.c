@@ -17,8 +17,11 @@
 
 typedef struct {
     dJointID id;
-    dJointID friction_motor;  // an angular (hinge) or linear (slider) motor row carrying Coulomb friction
+    dJointID friction_motor;  // an extra angular/linear motor row for Coulomb friction on servoed joints
     int type;
+    int servo;                // 1 while a position actuator drives this joint's own motor row
+    dBodyID body1, body2;     // child, parent (NULL = world)
+    double axis[3];           // world axis at creation
     int parent, child;
     double offset;     // hinge: q = ODE angle + offset (keeps the stops inside ODE's (-π, π])
     double q;          // current unwrapped coordinate
@@ -335,11 +338,40 @@ int odeb_geom_set_friction(odeb_world* w, int geom, double mu) {
     return 0;
 }
 
-static void odeb_joint_apply_dynamics(odeb_joint* j) {
-    // Coulomb friction: a second motor row on the same axis with zero target velocity and the friction as
-    // its force limit (implicit, so it holds a joint still without chatter); ODE skips the row when 0
-    if (!j->friction_motor) return;
+static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j) {
+    // Coulomb friction is a motor row with zero target velocity and the friction as its force limit
+    // (implicit, so it holds a joint still without chatter; ODE skips a row whose limit is 0). It uses the
+    // joint's own motor row, unless a position servo owns that row: then an extra angular (hinge) or linear
+    // (slider) motor on the same axis carries it.
+    if (j->type != ODEB_JOINT_HINGE && j->type != ODEB_JOINT_SLIDER) return;
     double f = j->friction > 0 ? j->friction : 0.0;
+    if (!j->servo) {
+        if (j->type == ODEB_JOINT_HINGE) {
+            dJointSetHingeParam(j->id, dParamVel, 0.0);
+            dJointSetHingeParam(j->id, dParamFMax, f);
+            dJointSetHingeParam(j->id, dParamCFM, w->params.cfm);
+        } else {
+            dJointSetSliderParam(j->id, dParamVel, 0.0);
+            dJointSetSliderParam(j->id, dParamFMax, f);
+            dJointSetSliderParam(j->id, dParamCFM, w->params.cfm);
+        }
+        f = 0.0;  // the extra row, if any, is off
+    }
+    if (!j->friction_motor) {
+        if (f == 0.0) return;
+        if (j->type == ODEB_JOINT_HINGE) {
+            j->friction_motor = dJointCreateAMotor(w->world, 0);
+            dJointAttach(j->friction_motor, j->body1, j->body2);
+            dJointSetAMotorMode(j->friction_motor, dAMotorUser);
+            dJointSetAMotorNumAxes(j->friction_motor, 1);
+            dJointSetAMotorAxis(j->friction_motor, 0, 1, j->axis[0], j->axis[1], j->axis[2]);
+        } else {
+            j->friction_motor = dJointCreateLMotor(w->world, 0);
+            dJointAttach(j->friction_motor, j->body1, j->body2);
+            dJointSetLMotorNumAxes(j->friction_motor, 1);
+            dJointSetLMotorAxis(j->friction_motor, 0, 1, j->axis[0], j->axis[1], j->axis[2]);
+        }
+    }
     if (j->type == ODEB_JOINT_HINGE) {
         dJointSetAMotorParam(j->friction_motor, dParamVel, 0.0);
         dJointSetAMotorParam(j->friction_motor, dParamFMax, f);
@@ -426,19 +458,9 @@ int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const d
         snprintf(w->error, sizeof w->error, "joint: unknown type %d", type);
         return -1;
     }
-    if (type == ODEB_JOINT_HINGE) {
-        j->friction_motor = dJointCreateAMotor(w->world, 0);
-        dJointAttach(j->friction_motor, bc, bp);
-        dJointSetAMotorMode(j->friction_motor, dAMotorUser);
-        dJointSetAMotorNumAxes(j->friction_motor, 1);
-        dJointSetAMotorAxis(j->friction_motor, 0, 1, axis[0], axis[1], axis[2]);
-    } else if (type == ODEB_JOINT_SLIDER) {
-        j->friction_motor = dJointCreateLMotor(w->world, 0);
-        dJointAttach(j->friction_motor, bc, bp);
-        dJointSetLMotorNumAxes(j->friction_motor, 1);
-        dJointSetLMotorAxis(j->friction_motor, 0, 1, axis[0], axis[1], axis[2]);
-    }
-    odeb_joint_apply_dynamics(j);
+    j->body1 = bc; j->body2 = bp;
+    j->axis[0] = axis[0]; j->axis[1] = axis[1]; j->axis[2] = axis[2];
+    odeb_joint_apply_dynamics(w, j);
     j->q = position;
     w->njoint += 1;
     return w->njoint - 1;
@@ -448,7 +470,7 @@ int odeb_joint_set_dynamics(odeb_world* w, int joint, double damping, double fri
     if (joint < 0 || joint >= w->njoint) return -1;
     w->joints[joint].damping = damping;
     w->joints[joint].friction = friction;
-    odeb_joint_apply_dynamics(&w->joints[joint]);
+    odeb_joint_apply_dynamics(w, &w->joints[joint]);
     return 0;
 }
 
@@ -461,7 +483,7 @@ int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int*
             return -1;
         }
     }
-    for (int i = 0; i < w->nact; i++) odeb_joint_motor(&w->joints[w->act_joint[i]], 0.0, 0.0, w->params.cfm);
+    for (int i = 0; i < w->nact; i++) w->joints[w->act_joint[i]].servo = 0;
     free(w->act_joint); free(w->act_mode); free(w->act_kp); free(w->act_kd); free(w->act_limit); free(w->act_strength);
     size_t m = (size_t)(n > 0 ? n : 1);
     w->act_joint = malloc(m * sizeof(int)); w->act_mode = malloc(m * sizeof(int));
@@ -477,6 +499,9 @@ int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int*
         memcpy(w->act_limit, effort_limit, (size_t)n * sizeof(double)); memcpy(w->act_strength, strength, (size_t)n * sizeof(double));
     }
     w->nact = n;
+    for (int i = 0; i < n; i++)
+        if (modes[i] == ODEB_ACT_POSITION && kd[i] > 0) w->joints[joints[i]].servo = 1;
+    for (int k = 0; k < w->njoint; k++) odeb_joint_apply_dynamics(w, &w->joints[k]);
     return 0;
 }
 

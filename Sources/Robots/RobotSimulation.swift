@@ -11,7 +11,7 @@ public final class RobotSimulation: @unchecked Sendable {
     public let world: PhysicsWorld
     /// True when the root is welded to the world.
     public let fixedBase: Bool
-    /// Physics body index of each robot body (nil for a massless root welded to the world: it is static).
+    /// Physics body index of each robot body (nil for a root welded to the world: it is static).
     public let physicsBody: [Int?]
     /// Physics joint index of each DOF.
     public let physicsJointOfDOF: [Int]
@@ -52,8 +52,10 @@ public final class RobotSimulation: @unchecked Sendable {
         var physicsBody = [Int?](repeating: nil, count: model.bodies.count)
         var geomLinks: [String] = []
         for (b, body) in model.bodies.enumerated() {
+            // a welded root is part of the static world: no body, no weld rows; joints attach to the world
+            // (its collision shapes are dropped: a welded base never needs ground contact)
+            if b == 0 && fixed { continue }
             if body.mass <= 0 {
-                if b == 0 && fixed { continue }  // a massless welded root is part of the static world
                 throw SimulationError.invalidDescription(
                     "body '\(body.name)' has no mass\(b == 0 ? " (a floating base needs mass; use a fixed base?)" : "")")
             }
@@ -65,10 +67,7 @@ public final class RobotSimulation: @unchecked Sendable {
                 name: body.name, pose: frames[b].compose(Pose(position: body.centerOfMass)),
                 mass: body.mass, inertia: body.inertia, geoms: geoms))
         }
-        // joints: the weld to the world, then the movable joints
-        if fixed, let root = physicsBody[0] {
-            description.joints.append(JointDescription(name: "base_weld", kind: .fixed, parent: nil, child: root))
-        }
+        // the movable joints
         var physicsJoint = [Int?](repeating: nil, count: model.joints.count)
         for (k, j) in model.joints.enumerated() {
             let kind: JointKind
