@@ -25,6 +25,8 @@ struct BenchSim: ParsableCommand {
         commandName: "sim",
         abstract: "Physics steps/s, simulated seconds per wall second and env steps/s per environment, one thread and all cores.")
     @Option(help: "Seconds per measurement.") var seconds: Double = 3
+    @Option(help: "Repetitions; the median is reported (this machine's speed varies from run to run).")
+    var repeats: Int = 3
     @Option(help: "Python with mujoco and pybullet (see ../shared/peers/README.md); measures the peers in the same run.")
     var peersPython: String?
     @Option(help: "The peers' sim_rate.py.") var peersScript: String = "../shared/peers/sim_rate.py"
@@ -61,19 +63,41 @@ struct BenchSim: ParsableCommand {
         #endif
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var rates: [SimRate] = []
-        for threads in Set([1, cores]).sorted() {
-            rates.append(try measure({ try QuadrupedWalkEnv(seed: 1) }, name: "quadruped-walk", threads: threads))
-            rates.append(try measure({ try ArmReachEnv(seed: 1) }, name: "arm-reach", threads: threads))
+        func median(_ runs: [SimRate]) -> SimRate {
+            var m = runs[0]
+            let sorted = runs.map(\.envStepsPerSecond).sorted()
+            m.envStepsPerSecond = sorted[sorted.count / 2]
+            return m
         }
+        var peerRuns: [[[String: Any]]] = []
+        var ourRuns: [[SimRate]] = []
+        // ours and the peers alternate, so both see the same machine conditions
+        for _ in 0..<max(1, repeats) {
+            var run: [SimRate] = []
+            for threads in Set([1, cores]).sorted() {
+                run.append(try measure({ try QuadrupedWalkEnv(seed: 1) }, name: "quadruped-walk", threads: threads))
+                run.append(try measure({ try ArmReachEnv(seed: 1) }, name: "arm-reach", threads: threads))
+            }
+            ourRuns.append(run)
+            if let python = peersPython { peerRuns.append(runPeers(python: python)) }
+        }
+        for k in ourRuns[0].indices { rates.append(median(ourRuns.map { $0[k] })) }
+        say("medians of \(max(1, repeats)) runs of \(seconds) s")
         say("environment       threads  dt (s)  substeps  env steps/s  physics steps/s  sim-s per wall-s")
         for r in rates {
             say(String(format: "%-17@ %7d  %6.4f  %8d  %11.0f  %15.0f  %16.1f", r.name as NSString, r.threads, r.timeStep,
                        r.substeps, r.envStepsPerSecond, r.physicsStepsPerSecond, r.simSecondsPerWallSecond))
         }
         var peers: [[String: Any]] = []
-        if let python = peersPython {
-            peers = runPeers(python: python)
-            for p in peers { say("peer: \(p)") }
+        if peersPython != nil, let first = peerRuns.first {
+            // the median steps/s of each peer measurement across the repetitions
+            for (k, record) in first.enumerated() {
+                var r = record
+                let values = peerRuns.compactMap { $0.count > k ? $0[k]["steps_per_s"] as? Double : nil }.sorted()
+                if !values.isEmpty { r["steps_per_s"] = values[values.count / 2]; r["runs"] = values }
+                peers.append(r)
+            }
+            for p in peers { say("peer: \(p["engine"] ?? "") \(p["model"] ?? "") (\(p["loop"] ?? "")): median \(p["steps_per_s"] ?? "") steps/s at dt \(p["timestep"] ?? "")") }
             func peer(_ engine: String, _ model: String) -> Double? {
                 peers.first { ($0["engine"] as? String) == engine && ($0["model"] as? String ?? "").contains(model) }?["steps_per_s"] as? Double
             }
