@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "mbc", targets: ["mbc"]),
         .library(name: "ModelBasedControl",
-                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "LinAlg"]),
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "LinAlg"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "Robots", dependencies: ["ControlCore", "Physics"]),
         .target(name: "Environments", dependencies: ["ControlCore", "Physics", "Robots", "Datasets"]),
         .target(name: "Datasets", dependencies: ["ControlCore"]),
+        .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets"]),
         .executableTarget(name: "mbc", dependencies: [
             "ControlCore", "Physics", "Robots", "Environments", "Datasets", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore"]),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
+        .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -136,7 +136,7 @@ void la_gemm_batched(int batch, int m, int n, int k,
 
 //---------------------------------- solvers (double) -------------------------------------------
 
-/// Solve a @ x = b for a symmetric positive definite a, by pivoted LDL^T (Eigen::LDLT).
+/// Solve a * x = b for a symmetric positive definite a, by pivoted LDL^T (Eigen::LDLT).
 ///
 /// Only the lower triangle of a (entries a[i][j] with j <= i) is read; the upper triangle is
 /// assumed to mirror it. The matrix is rejected as not (numerically) positive definite when
@@ -157,7 +157,7 @@ int la_solve_spd(int n, int nrhs,
                  const double* b,  // right-hand sides, one per column     (n x nrhs)
                  double* x);       // solution                             (n x nrhs)
 
-/// Minimum-norm least-squares solution of a @ x = b, by complete orthogonal decomposition
+/// Minimum-norm least-squares solution of a * x = b, by complete orthogonal decomposition
 /// (Eigen::CompleteOrthogonalDecomposition: column-pivoted QR followed by a QR of R^T).
 ///
 /// For each column of b, x minimizes ||a x - b||_2 and, among the minimizers, ||x||_2. This
@@ -184,7 +184,7 @@ int la_lstsq(int m, int n, int nrhs,
 /// compiled with (Eigen::SimdInstructionSetsInUse()), FMA, alignment, threading, assertion and
 /// optimization state, and the compiler. Example:
 ///   "Eigen 3.4.0; SIMD: SSE, SSE2; FMA: no; max align: 16 B; threads: 1; eigen_assert: off;
-///    optimized: yes; compiler: clang 17.0.0"
+///    optimized: yes; compiler: clang 21.0.0"   (Swift 6.3.1 toolchain, x86_64, no -march)
 /// The returned string is static (never free it) and identical on every call.
 const char* la_build_info(void);
 
