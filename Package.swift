@@ -9,11 +9,12 @@ let package = Package(
     products: [
         .executable(name: "mbc", targets: ["mbc"]),
         .library(name: "ModelBasedControl",
-                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "LinAlg"]),
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "LinAlg"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // MARK: - C and C++ seams
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "Physics", dependencies: ["ControlCore", "ODEBridge"]),
         .target(name: "Robots", dependencies: ["ControlCore", "Physics"]),
         .target(name: "Environments", dependencies: ["ControlCore", "Physics", "Robots", "Datasets"]),
-        .target(name: "Datasets", dependencies: ["ControlCore"]),
-        .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets"]),
+        .target(name: "Datasets", dependencies: ["ControlCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "NeuralNets", dependencies: ["ControlCore", "LinAlg"]),
+        .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets"]),
         .executableTarget(name: "mbc", dependencies: [
-            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "LinAlg",
+            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore", "Datasets"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore"]),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
+        .testTarget(name: "NeuralNetsTests", dependencies: ["NeuralNets", "LinAlg", "ControlCore"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),
     ],

@@ -112,6 +112,9 @@ private func jsonValue(_ node: Node, like existing: Any, key: String, file: Stri
         guard let b = Bool.construct(from: scalar) else { throw ConfigError(file: file, line: line, message: "'\(key)' must be true or false, not '\(scalar.string)'") }
         return b
     }
+    if let n = existing as? NSNumber, !"fd".contains(String(cString: n.objCType)), let i = Int(scalar.string) {
+        return i  // an integer setting stays an integer (e.g. seeds, counts)
+    }
     guard let d = Double.construct(from: scalar), d.isFinite else {
         throw ConfigError(file: file, line: line, message: "'\(key)' must be a finite number, not '\(scalar.string)'")
     }

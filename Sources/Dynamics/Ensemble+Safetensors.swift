@@ -1,0 +1,63 @@
+import ControlCore
+import Datasets
+import Foundation
+import NeuralNets
+
+extension ProbabilisticEnsemble {
+    /// Saves the ensemble as safetensors: every layer's stacked weights `layers.<l>.weight` (E × in × out)
+    /// and biases `layers.<l>.bias` (E × out), the bounds `max_logvar`/`min_logvar` (S), the normalizers
+    /// `input_mean`/`input_std` (F) and `target_mean`/`target_std` (S), all F32; `__metadata__` holds
+    /// `format` ("mbc.probabilistic_ensemble.v1"), `config` (JSON), `state_names`, `action_names` and
+    /// `elites` (JSON arrays). Written atomically. `safetensors.torch.load_file` opens it.
+    public func save(to url: URL) throws {
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        var params = parameters
+        params.net.forEachParameter { p in tensors.append((p.name, p.shape, p.value)) }
+        tensors.append(("max_logvar", [stateDimension], parameters.bounds.maxLogVariance.value))
+        tensors.append(("min_logvar", [stateDimension], parameters.bounds.minLogVariance.value))
+        tensors.append(("input_mean", [inputMean.count], inputMean))
+        tensors.append(("input_std", [inputStd.count], inputStd))
+        tensors.append(("target_mean", [targetMean.count], targetMean))
+        tensors.append(("target_std", [targetStd.count], targetStd))
+        let json = { (x: Encodable) -> String in String(decoding: try! JSONEncoder().encode(x), as: UTF8.self) }
+        let metadata = ["format": "mbc.probabilistic_ensemble.v1", "config": json(config),
+                        "state_names": json(stateNames), "action_names": json(actionNames), "elites": json(eliteMembers),
+                        "holdout_mse": json(lastHoldoutMSE)]
+        try SafetensorsFile.write(floats: tensors, metadata: metadata, to: url)
+    }
+
+    /// Loads an ensemble written by `save(to:)`.
+    /// - Throws: `SafetensorsError` for a truncated or corrupt file, `DynamicsError.file` when the file is a
+    ///   valid safetensors file but not an ensemble of this format (naming what is missing).
+    public static func load(from url: URL) throws -> ProbabilisticEnsemble {
+        let file = try SafetensorsFile.read(url: url)
+        func meta<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
+            guard let text = file.metadata[key] else { throw DynamicsError.file("\(url.path): no '\(key)' in the safetensors metadata; not an mbc ensemble") }
+            do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+                throw DynamicsError.file("\(url.path): metadata '\(key)' is not valid: \(error)")
+            }
+        }
+        guard file.metadata["format"] == "mbc.probabilistic_ensemble.v1" else {
+            throw DynamicsError.file("\(url.path): format '\(file.metadata["format"] ?? "none")' is not mbc.probabilistic_ensemble.v1")
+        }
+        let model = try ProbabilisticEnsemble(config: meta("config", EnsembleConfig.self),
+                                              stateNames: meta("state_names", [String].self),
+                                              actionNames: meta("action_names", [String].self))
+        var failure: Error?
+        model.parameters.net.forEachParameter { p in
+            do {
+                let values = try file.floats(p.name)
+                guard values.count == p.count else { throw DynamicsError.file("\(url.path): tensor '\(p.name)' has \(values.count) values, expected \(p.count)") }
+                p.value = values
+            } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+        model.parameters.bounds.maxLogVariance.value = try file.floats("max_logvar")
+        model.parameters.bounds.minLogVariance.value = try file.floats("min_logvar")
+        model.inputMean = try file.floats("input_mean"); model.inputStd = try file.floats("input_std")
+        model.targetMean = try file.floats("target_mean"); model.targetStd = try file.floats("target_std")
+        model.eliteMembers = try meta("elites", [Int].self)
+        model.lastHoldoutMSE = (try? meta("holdout_mse", [Double].self)) ?? []
+        return model
+    }
+}
