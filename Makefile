@@ -1,6 +1,6 @@
 # Two set-up commands for a fresh Debian machine (see README.md): `make run` and `make test`.
 # Both install the system packages they need when missing (apt-get as root, or through sudo).
-SYSTEM_PACKAGES := libode-dev libeigen3-dev pkg-config
+SYSTEM_PACKAGES := libode-dev libeigen3-dev libopenblas-dev pkg-config
 
 .PHONY: deps run test build bench clean
 

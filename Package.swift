@@ -22,8 +22,10 @@ let package = Package(
                        providers: [.apt(["libode-dev"])]),
         .systemLibrary(name: "CEigen", path: "Sources/CEigen", pkgConfig: "eigen3",
                        providers: [.apt(["libeigen3-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
         .target(name: "ODEBridge", dependencies: ["CODE"], path: "Sources/ODEBridge"),
-        .target(name: "LinAlg", dependencies: ["CEigen"], path: "Sources/LinAlg",
+        .target(name: "LinAlg", dependencies: ["CEigen", "COpenBLAS"], path: "Sources/LinAlg",
                 cxxSettings: [.define("EIGEN_NO_DEBUG")]),
 
         // MARK: - Swift layers (bottom to top)

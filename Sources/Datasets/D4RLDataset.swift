@@ -198,17 +198,24 @@ public struct D4RLDataset: Sendable, Equatable {
             }
         }
 
-        var observations = [Double](), actions = [Double](), nextObservations = [Double]()
-        observations.reserveCapacity(kept.count * s)
-        nextObservations.reserveCapacity(kept.count * s)
-        actions.reserveCapacity(kept.count * a)
-        for row in kept {
-            observations.append(contentsOf: allObservations[(row * s)..<((row + 1) * s)])
-            actions.append(contentsOf: allActions[(row * a)..<((row + 1) * a)])
-            if let allNext {
-                nextObservations.append(contentsOf: allNext[(row * s)..<((row + 1) * s)])
-            } else {
-                nextObservations.append(contentsOf: allObservations[((row + 1) * s)..<((row + 2) * s)])
+        var observations: [Double], actions: [Double], nextObservations: [Double]
+        if let allNext {
+            (observations, actions, nextObservations) = (allObservations, allActions, allNext)
+        } else {
+            // Copy each run of consecutive kept rows (an episode less its last row) in one piece.
+            observations = []; actions = []; nextObservations = []
+            observations.reserveCapacity(kept.count * s)
+            nextObservations.reserveCapacity(kept.count * s)
+            actions.reserveCapacity(kept.count * a)
+            var runStart = 0
+            while runStart < kept.count {
+                var runEnd = runStart + 1
+                while runEnd < kept.count && kept[runEnd] == kept[runEnd - 1] + 1 { runEnd += 1 }
+                let first = kept[runStart], last = kept[runEnd - 1]
+                observations.append(contentsOf: allObservations[(first * s)..<((last + 1) * s)])
+                nextObservations.append(contentsOf: allObservations[((first + 1) * s)..<((last + 2) * s)])
+                actions.append(contentsOf: allActions[(first * a)..<((last + 1) * a)])
+                runStart = runEnd
             }
         }
         self.source = source
@@ -218,10 +225,11 @@ public struct D4RLDataset: Sendable, Equatable {
         self.observations = observations
         self.actions = actions
         self.nextObservations = nextObservations
-        self.rewards = kept.map { allRewards[$0] }
-        self.terminals = kept.map { allTerminals[$0] }
-        self.timeouts = kept.map { allTimeouts[$0] }
-        self.episodes = kept.map { episodeOfRow[$0] }
+        let everyRow = kept.count == n
+        self.rewards = everyRow ? allRewards : kept.map { allRewards[$0] }
+        self.terminals = everyRow ? allTerminals : kept.map { allTerminals[$0] }
+        self.timeouts = everyRow ? allTimeouts : kept.map { allTimeouts[$0] }
+        self.episodes = everyRow ? episodeOfRow : kept.map { episodeOfRow[$0] }
         self.rows = kept
         self.fileRows = n
         self.hasTimeouts = timeoutArray != nil

@@ -86,7 +86,7 @@ public enum NPZReader {
         bytes.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 28)))
         let checksum: CRC32
         do {
-            checksum = try archive.extract(entry, consumer: { bytes.append($0) })
+            checksum = try archive.extract(entry, bufferSize: 1 << 20, consumer: { bytes.append($0) })
         } catch {
             let reason: String
             switch error as? Archive.ArchiveError {

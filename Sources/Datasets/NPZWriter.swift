@@ -74,7 +74,7 @@ public enum NPZWriter {
             let bytes = array.npyData()
             try archive.addEntry(with: name + ".npy", type: .file, uncompressedSize: Int64(bytes.count),
                                  modificationDate: entryDate, permissions: 0o644,
-                                 compressionMethod: compression == .stored ? .none : .deflate,
+                                 compressionMethod: compression == .stored ? .none : .deflate, bufferSize: 1 << 20,
                                  provider: { position, size in
                                      let start = Int(position)
                                      return bytes.subdata(in: start..<min(bytes.count, start + size))

@@ -195,7 +195,11 @@ public struct SafetensorsFile: Sendable {
 
         // Layout: contiguous from 0 in offset order, no overlaps, covering the data section exactly.
         tensors.sort {
-            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
+            if $0.dataOffsets != $1.dataOffsets {
+                return ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound)
+                    < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
+            }
+            return $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) // empty tensors at one offset
         }
         var end = 0
         var previous: TensorInfo? = nil

@@ -169,14 +169,8 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
                         for s in 0..<S { yb[yo + s] = yn[i * S + s] }
                     }
                 }
-                parameters.zeroGrad()
-                let head = parameters.net.forward(BatchedMatrix(count: E, rows: B, cols: F, storage: xb))
-                let loss = Loss.gaussianNLL(head: head, target: BatchedMatrix(count: E, rows: B, cols: S, storage: yb),
-                                            bounds: parameters.bounds)
-                parameters.net.accumulateGradients(loss.gradHead)
-                parameters.bounds.accumulateGradients(from: loss)
-                adam.step(&parameters)
-                lossSum += Double(loss.value); batches += 1
+                let loss = trainStep(inputs: xb, targets: yb, batch: B, optimizer: &adam)
+                lossSum += Double(loss); batches += 1
                 start += B
             }
             parameters.net.clearCache()
@@ -199,6 +193,24 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
         lastHoldoutMSE = best
         return reports
     }
+
+    /// One Adam step on one minibatch per member: inputs (E × batch × F) and targets (E × batch × S), both
+    /// normalized. Returns the loss (Gaussian NLL summed over members + bound regularizer).
+    @discardableResult
+    public func trainStep(inputs: [Float], targets: [Float], batch: Int, optimizer: inout Adam) -> Float {
+        let E = config.members, F = inputMean.count, S = stateDimension
+        parameters.zeroGrad()
+        let head = parameters.net.forward(BatchedMatrix(count: E, rows: batch, cols: F, storage: inputs))
+        let loss = Loss.gaussianNLL(head: head, target: BatchedMatrix(count: E, rows: batch, cols: S, storage: targets),
+                                    bounds: parameters.bounds)
+        parameters.net.accumulateGradients(loss.gradHead)
+        parameters.bounds.accumulateGradients(from: loss)
+        optimizer.step(&parameters)
+        return loss.value
+    }
+
+    /// Input feature width F of the network.
+    public var inputSize: Int { inputMean.count }
 
     /// The best holdout MSE of each member (normalized units) after the last `fit`.
     public internal(set) var lastHoldoutMSE: [Double] = []

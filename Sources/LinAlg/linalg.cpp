@@ -10,7 +10,11 @@
 #include <Eigen/QR>
 #include <Eigen/SVD>
 
+#include <cblas.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <mutex>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -100,6 +104,19 @@ void epilogue(float* c, const float* bias, Index m, Index n, int activation) {
   }
 }
 
+/// OpenBLAS runs one thread unless OPENBLAS_NUM_THREADS says otherwise: parallelism belongs to the
+/// callers (ensemble members, environments), and single-thread figures stay comparable.
+void blas_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) openblas_set_num_threads(1);
+  });
+}
+
+/// Products big enough for OpenBLAS's runtime-dispatched (AVX-512 here) kernels to beat Eigen's SSE2
+/// code, which is what SwiftPM's -O2 without -march gives.
+inline bool use_blas(Index m, Index n, Index k) { return m * n * k >= 16384; }
+
 /// Shared body of la_gemm and la_gemm_batched (sizes already validated, m*n > 0).
 void gemm_impl(Index m, Index n, Index k, const float* a, const float* b, const float* bias,
                float* c, int activation, float beta) {
@@ -107,6 +124,10 @@ void gemm_impl(Index m, Index n, Index k, const float* a, const float* b, const 
   if (k == 0) {
     // Empty product; don't touch the (possibly empty, possibly null) a and b.
     if (beta == 0.0f) C.setZero(); else C *= beta;
+  } else if (use_blas(m, n, k)) {
+    blas_init();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(n), int(k), 1.0f, a, int(k), b, int(n),
+                beta, c, int(n));
   } else {
     Eigen::Map<const MatF> A(a, m, k);
     Eigen::Map<const MatF> B(b, k, n);
@@ -140,6 +161,11 @@ void la_gemm_tn(int m, int n, int k, const float* a, const float* b, float* c, i
     if (!accumulate) C.setZero();
     return;
   }
+  if (use_blas(m, n, k)) {
+    blas_init();
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, m, b, n, accumulate ? 1.0f : 0.0f, c, n);
+    return;
+  }
   Eigen::Map<const MatF> A(a, k, m);  // stored (k x m); used as A^T (m x k)
   Eigen::Map<const MatF> B(b, k, n);
   if (accumulate) C.noalias() += A.transpose() * B;
@@ -151,6 +177,11 @@ void la_gemm_nt(int m, int n, int k, const float* a, const float* b, float* c, i
   Eigen::Map<MatF> C(c, m, n);
   if (k == 0) {
     if (!accumulate) C.setZero();
+    return;
+  }
+  if (use_blas(m, n, k)) {
+    blas_init();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, b, k, accumulate ? 1.0f : 0.0f, c, n);
     return;
   }
   Eigen::Map<const MatF> A(a, m, k);
@@ -241,6 +272,11 @@ const char* la_build_info(void) {
                     std::to_string(EIGEN_MINOR_VERSION);
     s += "; SIMD: ";
     s += Eigen::SimdInstructionSetsInUse();
+    s += "; large GEMMs: OpenBLAS ";
+    s += openblas_get_config();
+    s += " (core ";
+    s += openblas_get_corename();
+    s += ")";
 #if defined(EIGEN_VECTORIZE_FMA)
     s += "; FMA: yes";
 #else

@@ -258,6 +258,18 @@ private let specials: [Double] = [
     #expect(crc?.array == "a")
     #expect(crc?.message.contains("CRC-32") == true)
 
+    // Damage the middle of a deflate stream written by NPZWriter.
+    let deflated = directory.appendingPathComponent("deflated.npz")
+    try NPZWriter.write(["w": try NPYArray(float64: (0..<4000).map { Double($0 % 17) })], to: deflated,
+                        compression: .deflate)
+    var damaged = try Data(contentsOf: deflated)
+    let dataStart = 30 + Int(damaged[26]) + Int(damaged[27]) << 8 + Int(damaged[28]) + Int(damaged[29]) << 8
+    for offset in stride(from: dataStart + 40, to: dataStart + 80, by: 3) { damaged[offset] ^= 0xA5 }
+    let damagedURL = try put(damaged, "damaged.npz", in: directory)
+    let inflate = npzError { _ = try NPZReader.read(url: damagedURL) }
+    #expect(inflate?.kind == .corruptEntry)
+    #expect(inflate?.array == "w")
+
     let notZip = try put(Data("observations,actions\n1,2\n".utf8), "text.npz", in: directory)
     let notZipError = npzError { _ = try NPZReader.read(url: notZip) }
     #expect(notZipError?.kind == .notZip)

@@ -1,0 +1,118 @@
+import ArgumentParser
+import ControlCore
+import Dynamics
+import Foundation
+import LinAlg
+import NeuralNets
+
+struct BenchDynamics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dynamics",
+        abstract: "Ensemble training throughput, planner-sized forward throughput and the GEMM peak, against PyTorch.")
+    @Option(help: "Observation and action sizes (the peers' script uses 27 and 8; our quadruped's state is 37, action 12).")
+    var sizes: [String] = ["27x8", "37x12"]
+    @Option(help: "Training steps per measurement.") var steps: Int = 60
+    @Option(help: "Python with torch (../shared/peers/README.md) to measure PyTorch in the same run.") var peersPython: String?
+    @Option(help: "The peers' nn_rate.py.") var peersScript: String = "../shared/peers/nn_rate.py"
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        #if DEBUG
+        FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench dynamics`\n".data(using: .utf8)!)
+        #endif
+        var results: [[String: Any]] = []
+        // GEMM peak of our own kernel: 10000×200×200, one thread
+        let gemm = gemmGFLOPS(m: 10000, n: 200, k: 200)
+        say(String(format: "LinAlg GEMM 10000×200×200: %.1f GFLOP/s (%@)", gemm, String(cString: la_build_info()) as NSString))
+        results.append(["measure": "gemm 10000x200x200", "gflops": gemm])
+        for size in sizes {
+            let parts = size.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2 else { throw ValidationError("--sizes takes OBSxACT, e.g. 27x8") }
+            let (obs, act) = (parts[0], parts[1])
+            let rate = try trainingRate(obs: obs, act: act)
+            say(String(format: "ensemble training E=7 4×200 SiLU batch 256/member, obs %d act %d: %.0f member-samples/s (%.1f GFLOP/s)",
+                       obs, act, rate.samples, rate.gflops))
+            results.append(["measure": "ensemble_train E=7 obs=\(obs) act=\(act)", "member_samples_per_s": rate.samples, "gflops": rate.gflops])
+        }
+        let forward = try forwardRate(obs: 27, act: 8)
+        say(String(format: "ensemble forward E=5, 500×20 rows (CEM population × particles): %.0f rows/s, %.1f GFLOP/s = %.0f %% of the GEMM peak",
+                   forward.rows, forward.gflops, 100 * forward.gflops / gemm))
+        results.append(["measure": "ensemble_forward E=5 rows=10000", "rows_per_s": forward.rows, "gflops": forward.gflops,
+                        "fraction_of_gemm_peak": forward.gflops / gemm])
+        var peers: [[String: Any]] = []
+        if let python = peersPython {
+            peers = runPeerScript(python: python, script: peersScript, arguments: ["--threads", "1", "--only", "ensemble_train"])
+            for p in peers { say("peer: \(p)") }
+            if let torch = peers.first(where: { ($0["measure"] as? String) == "ensemble_train E=7" })?["member_samples_per_s"] as? Double,
+               let ours = results.first(where: { ($0["measure"] as? String) == "ensemble_train E=7 obs=27 act=8" })?["member_samples_per_s"] as? Double {
+                say(String(format: "ensemble training ÷ PyTorch: %.2f×", ours / torch))
+            }
+        }
+        if common.json { printJSON(["results": results, "peers": peers]) }
+    }
+
+    func gemmGFLOPS(m: Int, n: Int, k: Int) -> Double {
+        var rng = SeededRNG(seed: 1)
+        let a = (0..<(m * k)).map { _ in Float(rng.uniform(-1, 1)) }, b = (0..<(k * n)).map { _ in Float(rng.uniform(-1, 1)) }
+        var c = [Float](repeating: 0, count: m * n)
+        var best = 0.0
+        for _ in 0..<5 {
+            let start = Date()
+            for _ in 0..<3 { la_gemm(Int32(m), Int32(n), Int32(k), a, b, nil, &c, Int32(LA_ACT_NONE.rawValue), 0) }
+            best = max(best, 3 * 2 * Double(m * n * k) / Date().timeIntervalSince(start) / 1e9)
+        }
+        return best
+    }
+
+    /// The same step `fit` runs, on synthetic normalized data of the benchmark's shapes.
+    func trainingRate(obs: Int, act: Int) throws -> (samples: Double, gflops: Double) {
+        let model = try ProbabilisticEnsemble(config: EnsembleConfig(), stateNames: (0..<obs).map { "s\($0)" }, actionNames: (0..<act).map { "a\($0)" })
+        var rng = SeededRNG(seed: 2)
+        let E = 7, B = 256, F = model.inputSize
+        let x = (0..<(E * B * F)).map { _ in Float(rng.normal()) }, y = (0..<(E * B * obs)).map { _ in Float(rng.normal()) }
+        var adam = Adam(learningRate: 1e-3)
+        for _ in 0..<5 { model.trainStep(inputs: x, targets: y, batch: B, optimizer: &adam) }
+        let start = Date()
+        for _ in 0..<steps { model.trainStep(inputs: x, targets: y, batch: B, optimizer: &adam) }
+        let wall = Date().timeIntervalSince(start)
+        let samples = Double(steps * E * B) / wall
+        // forward 2·Σ(in·out) flops per sample, backward about twice that
+        let widths = [F, 200, 200, 200, 200, 2 * obs]
+        let flops = 6 * zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 * $1.1) }
+        return (samples, samples * flops / 1e9)
+    }
+
+    func forwardRate(obs: Int, act: Int) throws -> (rows: Double, gflops: Double) {
+        var config = EnsembleConfig(); config.members = 5; config.elites = 5
+        let model = try ProbabilisticEnsemble(config: config, stateNames: (0..<obs).map { "s\($0)" }, actionNames: (0..<act).map { "a\($0)" })
+        var rng = SeededRNG(seed: 3)
+        let rows = 10_000 / 5  // 500 × 20 particles split over 5 members (TS-∞)
+        let s = (0..<(rows * obs)).map { _ in rng.normal() }, a = (0..<(rows * act)).map { _ in rng.uniform(-1, 1) }
+        _ = model.predictMembers(states: s, actions: a, count: rows)
+        let start = Date()
+        let reps = 10
+        for _ in 0..<reps { _ = model.predictMembers(states: s, actions: a, count: rows) }
+        let perSecond = Double(reps * rows * 5) / Date().timeIntervalSince(start)
+        let widths = [obs + act, 200, 200, 200, 200, 2 * obs]
+        let flops = 2 * zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 * $1.1) }
+        return (perSecond, perSecond * flops / 1e9)
+    }
+}
+
+/// Runs a peers' script pinned to one core and parses its JSON lines.
+func runPeerScript(python: String, script: String, arguments: [String]) -> [[String: Any]] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+    process.arguments = ["-c", "0", python, script] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    do { try process.run() } catch {
+        FileHandle.standardError.write("peers: could not run \(python): \(error)\n".data(using: .utf8)!)
+        return []
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+    }
+}
