@@ -115,3 +115,46 @@ struct MBCTests {
         }
     }
 }
+
+@Suite("mbc fit-dynamics / eval-dynamics", .serialized)
+struct DynamicsCLITests {
+    @Test("record arm data, fit a small ensemble, evaluate it: the JSON summary has the documented keys")
+    func fitAndEvaluate() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let train = dir.appendingPathComponent("train.csv").path, test = dir.appendingPathComponent("test.csv").path
+        let model = dir.appendingPathComponent("model.safetensors").path
+        let config = dir.appendingPathComponent("small.yaml")
+        try "members: 3\nelites: 2\nhiddenLayers: [32, 32]\nweightDecay: [0.000025, 0.00005, 0.0001]\nmaxEpochs: 3\n".write(to: config, atomically: true, encoding: .utf8)
+        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "6", "--record", train]).status == 0)
+        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "2", "--seed", "77", "--record", test]).status == 0)
+        let fit = try mbc(["fit-dynamics", "--data", train, "--config", config.path, "--out", model, "--json"])
+        #expect(fit.status == 0, "\(fit.stderr)")
+        let f = try lastJSON(fit.stdout)
+        #expect((f["elites"] as? [Int])?.count == 2)
+        #expect(FileManager.default.fileExists(atPath: model))
+        let eval = try mbc(["eval-dynamics", "--model", model, "--data", test, "--horizon", "5", "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let e = try lastJSON(eval.stdout)
+        #expect((e["one_step_mse"] as? Double)?.isFinite == true)
+        #expect((e["one_step_nll"] as? Double)?.isFinite == true)
+        #expect((e["open_loop_rmse"] as? [Double])?.count == 5)
+        #expect((e["calibration"] as? [String: Double])?["2sigma"] != nil)
+    }
+
+    @Test("eval-dynamics on a log that lacks the model's columns names the missing column")
+    func evalWrongLog() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let armLog = dir.appendingPathComponent("arm.csv").path, quadLog = dir.appendingPathComponent("quad.csv").path
+        let model = dir.appendingPathComponent("m.safetensors").path
+        let config = dir.appendingPathComponent("tiny.yaml")
+        try "members: 2\nelites: 1\nhiddenLayers: [8]\nweightDecay: [0.00005, 0.0001]\nmaxEpochs: 1\n".write(to: config, atomically: true, encoding: .utf8)
+        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "3", "--record", armLog]).status == 0)
+        #expect(try mbc(["simulate", "--env", "quadruped-walk", "--steps", "30", "--record", quadLog]).status == 0)
+        #expect(try mbc(["fit-dynamics", "--data", armLog, "--config", config.path, "--out", model]).status == 0)
+        let r = try mbc(["eval-dynamics", "--model", model, "--data", quadLog])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("joint_state.position.joint"), "\(r.stderr)")
+    }
+}
