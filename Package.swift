@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "mbc", targets: ["mbc"]),
         .library(name: "ModelBasedControl",
-                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "LinAlg"]),
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "Planning", "LinAlg"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["ControlCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "NeuralNets", dependencies: ["ControlCore", "LinAlg"]),
         .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets"]),
+        .target(name: "Planning", dependencies: ["ControlCore"]),
         .executableTarget(name: "mbc", dependencies: [
             "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
         .testTarget(name: "NeuralNetsTests", dependencies: ["NeuralNets", "LinAlg", "ControlCore"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -10,6 +10,9 @@ public struct EnsembleConfig: Codable, Sendable, Hashable {
     public var hiddenLayers: [Int] = [200, 200, 200, 200]
     /// Hidden activation: silu (MBPO's swish), relu, tanh, elu.
     public var activation: String = "silu"
+    /// Weight initialization: `truncated-normal` (PETS/mbrl-lib: N(0, 1/(4·fan_in)) cut at ±2σ),
+    /// `he-uniform` or `xavier-uniform`.
+    public var initialization: String = "truncated-normal"
     /// Adam learning rate (MBPO: 1e-3).
     public var learningRate: Double = 1e-3
     /// L2 weight decay per layer, input to output (PETS: 2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4).

@@ -19,6 +19,11 @@
 #include <limits>
 #include <string>
 
+namespace linalg_avx2 {
+void bias_silu(float* c, const float* bias, long m, long n);
+bool available();
+}  // namespace linalg_avx2
+
 namespace {
 
 using Eigen::Dynamic;
@@ -93,6 +98,10 @@ void epilogue_impl(float* c, const float* bias, Index m, Index n) {
 
 /// Dispatches the epilogue on the runtime activation (unknown values act as LA_ACT_NONE).
 void epilogue(float* c, const float* bias, Index m, Index n, int activation) {
+  if (activation == LA_ACT_SILU && linalg_avx2::available()) {
+    linalg_avx2::bias_silu(c, bias, long(m), long(n));
+    return;
+  }
   switch (activation) {
     case LA_ACT_RELU: epilogue_impl<LA_ACT_RELU>(c, bias, m, n); break;
     case LA_ACT_TANH: epilogue_impl<LA_ACT_TANH>(c, bias, m, n); break;

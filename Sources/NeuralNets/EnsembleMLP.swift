@@ -114,7 +114,8 @@ public struct EnsembleLinear: Trainable, Sendable {
         let e = members, b = cache.input.rows, inS = inputSize, outS = outputSize, act = activation
         precondition(gradOutput.isConsistent && gradOutput.count == e && gradOutput.rows == b && gradOutput.cols == outS,
                      "EnsembleLinear.backward: gradient is \(gradOutput), output was \(e)×\(b)×\(outS)")
-        var dxStorage = [Float](repeating: 0, count: computeInputGradient ? e * b * inS : 0)
+        // Every member's slice of dx is overwritten by la_gemm_nt (accumulate = 0).
+        var dxStorage = uninitializedFloats(computeInputGradient ? e * b * inS : 0)
         let w = weight.value
         cache.input.storage.withUnsafeBufferPointer { x in
             cache.output.storage.withUnsafeBufferPointer { y in

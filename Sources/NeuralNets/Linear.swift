@@ -121,8 +121,8 @@ public struct Linear: Trainable, Sendable {
         let b = cache.input.rows
         precondition(gradOutput.isConsistent && gradOutput.rows == b && gradOutput.cols == outputSize,
                      "Linear.backward: gradient is \(gradOutput.rows)×\(gradOutput.cols), output was \(b)×\(outputSize)")
-        // dx is fully overwritten by la_gemm_nt (or zero-filled for an empty batch).
-        var dx = [Float](repeating: 0, count: computeInputGradient ? b * inputSize : 0)
+        // dx is fully overwritten by la_gemm_nt (accumulate = 0), so it starts uninitialized.
+        var dx = uninitializedFloats(computeInputGradient ? b * inputSize : 0)
         let (inSize, outSize, act) = (inputSize, outputSize, activation)
         let w = weight.value
         cache.input.storage.withUnsafeBufferPointer { x in
@@ -204,6 +204,12 @@ func linearBackward(batch: Int, inputSize: Int, outputSize: Int, activation: Act
             body(UnsafeBufferPointer(dz))
         }
     }
+}
+
+/// An array of `count` floats whose content is unspecified (to be overwritten entirely by a
+/// LinAlg call that never reads it).
+func uninitializedFloats(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
 }
 
 /// Calls `body` with `count` ones (the column-sum vector for bias gradients).

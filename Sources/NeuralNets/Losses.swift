@@ -135,7 +135,7 @@ public enum Loss {
         let reg = LogVarianceBounds.regularization
         var total = 0.0
         var gMaxArray = [Double](repeating: 0, count: d), gMinArray = [Double](repeating: 0, count: d)
-        var gHead = [Float](repeating: 0, count: head.count)
+        var gHead = uninitializedFloats(head.count)  // every entry is written below
         let scale = batch > 0 ? 1 / Float(batch * d) : 0
         head.withUnsafeBufferPointer { h in
             target.withUnsafeBufferPointer { t in
@@ -237,8 +237,8 @@ public struct LogVarianceBounds: Trainable, Sendable {
         var out = raw
         for i in 0..<raw.rows {
             for j in 0..<outputSize {
-                let s1 = hi[j] - softplus(hi[j] - raw.storage[i * outputSize + j])
-                out.storage[i * outputSize + j] = lo[j] + softplus(s1 - lo[j])
+                let s1 = hi[j] - softplusAndLogistic(hi[j] - raw.storage[i * outputSize + j]).softplus
+                out.storage[i * outputSize + j] = lo[j] + softplusAndLogistic(s1 - lo[j]).softplus
             }
         }
         return out
@@ -271,16 +271,12 @@ public struct LogVarianceBounds: Trainable, Sendable {
 
 // MARK: - Scalar helpers
 
-/// softplus(x) = log(1 + eˣ), computed without overflow as max(x, 0) + log1p(e^(−|x|)).
-@inline(__always) func softplus(_ x: Float) -> Float {
-    Swift.max(x, 0) + log1p(exp(-abs(x)))
-}
-
 /// softplus(x) and the logistic σ(x) = softplus′(x) from one exponential e^(−|x|), without
-/// overflow for either sign.
+/// overflow for either sign. log(1 + e) instead of log1p(e): absolute error ≤ 1.2e-7 (all the
+/// soft bounds need, they add the result to O(1) values) at about half of glibc's log1pf cost.
 @inline(__always) func softplusAndLogistic(_ x: Float) -> (softplus: Float, logistic: Float) {
     let e = exp(-abs(x))
-    let sp = Swift.max(x, 0) + log1p(e)
+    let sp = Swift.max(x, 0) + log(1 + e)
     let sig = x >= 0 ? 1 / (1 + e) : e / (1 + e)
     return (sp, sig)
 }

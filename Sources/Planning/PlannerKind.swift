@@ -1,0 +1,74 @@
+import ControlCore
+import Foundation
+
+// MARK: - Kind
+
+/// The trajectory optimizers this module provides, chosen by configuration and built by a `switch`
+/// (STYLE.md "Configuration": an enum, not strings resolved at run time).
+public enum PlannerKind: String, CaseIterable, Codable, Sendable {
+    /// Cross-entropy method as in PETS (Chua et al. 2018): ``CEMOptimizer``.
+    case cem
+    /// Improved CEM (Pinneri et al. 2020): ``ICEMOptimizer``.
+    case icem
+    /// Model-predictive path integral (Williams et al. 2017): ``MPPIOptimizer``.
+    case mppi
+
+    /// Builds the optimizer of this kind from the matching section of `configuration`.
+    ///
+    /// - Parameters:
+    ///   - horizon: time steps H ≥ 1 (`configuration.horizon` is not read here, so callers can override it).
+    ///   - actionBounds: finite per-dimension bounds.
+    ///   - configuration: the `cem`, `icem` or `mppi` section is used according to `self`.
+    /// - Returns: a fresh optimizer with no kept state.
+    public func makeOptimizer(horizon: Int, actionBounds: BoxSpace,
+                              configuration: PlannerConfiguration = PlannerConfiguration()) -> any TrajectoryOptimizer {
+        switch self {
+        case .cem: return CEMOptimizer(horizon: horizon, actionBounds: actionBounds, configuration: configuration.cem)
+        case .icem: return ICEMOptimizer(horizon: horizon, actionBounds: actionBounds, configuration: configuration.icem)
+        case .mppi: return MPPIOptimizer(horizon: horizon, actionBounds: actionBounds, configuration: configuration.mppi)
+        }
+    }
+}
+
+// MARK: - Planner configuration
+
+/// Everything that configures model-predictive control with one of the optimizers (ALGORITHMS.md "MPC").
+/// Decoding fills any missing key with its default, so a YAML file need only name what it changes.
+public struct PlannerConfiguration: Codable, Sendable, Equatable {
+    /// Which optimizer to use. Default `.cem`.
+    public var kind: PlannerKind = .cem
+    /// Planning horizon H in control steps. Default 25 (PETS uses 25–30).
+    public var horizon: Int = 25
+    /// Execute this many actions of each plan before replanning, k ≥ 1. Default 1 (replan every step).
+    public var replanInterval: Int = 1
+    /// Warm start each plan from the previous one shifted by k steps (tail filled with the bound
+    /// midpoint); false starts every plan from the midpoint. Default true.
+    public var warmStart: Bool = true
+    /// Settings used when `kind == .cem`.
+    public var cem: CEMConfiguration = CEMConfiguration()
+    /// Settings used when `kind == .icem`.
+    public var icem: ICEMConfiguration = ICEMConfiguration()
+    /// Settings used when `kind == .mppi`.
+    public var mppi: MPPIConfiguration = MPPIConfiguration()
+
+    public init(kind: PlannerKind = .cem, horizon: Int = 25, replanInterval: Int = 1, warmStart: Bool = true,
+                cem: CEMConfiguration = CEMConfiguration(), icem: ICEMConfiguration = ICEMConfiguration(),
+                mppi: MPPIConfiguration = MPPIConfiguration()) {
+        self.kind = kind; self.horizon = horizon; self.replanInterval = replanInterval; self.warmStart = warmStart
+        self.cem = cem; self.icem = icem; self.mppi = mppi
+    }
+
+    private enum CodingKeys: String, CodingKey { case kind, horizon, replanInterval, warmStart, cem, icem, mppi }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = PlannerConfiguration()
+        kind = try c.decodeIfPresent(PlannerKind.self, forKey: .kind) ?? d.kind
+        horizon = try c.decodeIfPresent(Int.self, forKey: .horizon) ?? d.horizon
+        replanInterval = try c.decodeIfPresent(Int.self, forKey: .replanInterval) ?? d.replanInterval
+        warmStart = try c.decodeIfPresent(Bool.self, forKey: .warmStart) ?? d.warmStart
+        cem = try c.decodeIfPresent(CEMConfiguration.self, forKey: .cem) ?? d.cem
+        icem = try c.decodeIfPresent(ICEMConfiguration.self, forKey: .icem) ?? d.icem
+        mppi = try c.decodeIfPresent(MPPIConfiguration.self, forKey: .mppi) ?? d.mppi
+    }
+}
