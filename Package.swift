@@ -37,8 +37,9 @@ let package = Package(
         .target(name: "NeuralNets", dependencies: ["ControlCore", "LinAlg"]),
         .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets"]),
         .target(name: "Planning", dependencies: ["ControlCore"]),
+        .target(name: "Control", dependencies: ["ControlCore", "Environments", "Planning", "Dynamics"]),
         .executableTarget(name: "mbc", dependencies: [
-            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "LinAlg",
+            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "NeuralNetsTests", dependencies: ["NeuralNets", "LinAlg", "ControlCore"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "ControlCore"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Planning", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -115,21 +115,8 @@ struct BenchSim: ParsableCommand {
         }
     }
 
-    /// Runs the peers' script pinned to one core and parses its JSON lines.
+    /// Runs the peers' sim_rate.py pinned to one core and parses its JSON lines.
     func runPeers(python: String) -> [[String: Any]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        process.arguments = ["-c", "0", python, peersScript, "--seconds", String(seconds)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch {
-            FileHandle.standardError.write("peers: could not run \(python): \(error)\n".data(using: .utf8)!)
-            return []
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
+        runPeerScript(python: python, script: peersScript, arguments: ["--seconds", String(seconds)])
     }
 }

@@ -1,0 +1,42 @@
+import ControlCore
+import Environments
+import Foundation
+import Planning
+import Testing
+@testable import Control
+
+@Suite("MPC with the simulator as the model")
+struct SimulatorMPCTests {
+    @Test("rollout costs are identical with 1 and 2 workers, and restoring leaves the controlled env untouched")
+    func workersAgree() throws {
+        let env = try ArmReachEnv(seed: 3)
+        _ = env.reset(seed: 3)
+        let snap = env.snapshot()
+        let before = env.observation()
+        var rng = SeededRNG(seed: 1)
+        let horizon = 5, count = 9
+        let population = (0..<(count * horizon * 7)).map { _ in rng.uniform(-1, 1) }
+        let one = try SimulatorRollouts(workers: 1) { try ArmReachEnv(seed: 3) }
+        let two = try SimulatorRollouts(workers: 2) { try ArmReachEnv(seed: 3) }
+        let a = one.costs(from: snap, population: population, count: count, horizon: horizon)
+        let b = two.costs(from: snap, population: population, count: count, horizon: horizon)
+        #expect(a == b)
+        #expect(a.allSatisfy { $0.isFinite })
+        #expect(env.observation() == before)
+    }
+
+    @Test("a short CEM-MPC run brings the arm's end effector much closer to its target")
+    func armApproaches() throws {
+        let env = try ArmReachEnv(seed: 5)
+        var config = SimulatorMPCConfig()
+        config.episodes = 1; config.seed = 5; config.maxSteps = 12; config.workers = 2
+        config.planner = PlannerConfiguration(kind: .cem, horizon: 5, replanInterval: 1, warmStart: true,
+                                              cem: CEMConfiguration(populationSize: 16, eliteCount: 4, iterations: 2))
+        let rollouts = try SimulatorRollouts(workers: 2) { try ArmReachEnv(seed: 5) }
+        _ = env.reset(seed: 5)
+        let start = (env.endEffectorPosition - env.target).norm
+        var last = start
+        _ = runSimulatorMPC(env: env, rollouts: rollouts, config: config) { _, _, r, _ in last = r.info["distance"] ?? last }
+        #expect(last < 0.5 * start, "distance \(last) m from \(start) m")
+    }
+}
