@@ -107,6 +107,19 @@ struct MBCTests {
         #expect(r.stderr.contains("bad.yaml:2") && r.stderr.contains("comandedSped"), "\(r.stderr)")
     }
 
+    @Test("the shipped MPC configs load (every key known, every value of the right type)")
+    func mpcConfigs() throws {
+        for file in ["configs/mpc-arm.yaml", "configs/mpc-quadruped.yaml"] {
+            let r = try mbc(["mpc", "--config", file, "--episodes", "0", "--json"])
+            #expect(r.status == 0, "\(file): \(r.stderr)")
+            #expect(try lastJSON(r.stdout)["episodes"] as? Int == 0)
+        }
+        // configs/dynamics.yaml is read before the data: a missing data file must be the only complaint
+        let fit = try mbc(["fit-dynamics", "--config", "configs/dynamics.yaml", "--data", "no-such-log.csv"])
+        #expect(fit.status != 0)
+        #expect(fit.stderr.contains("no-such-log.csv") && !fit.stderr.contains("dynamics.yaml"), "\(fit.stderr)")
+    }
+
     @Test("the shipped configs load and run")
     func shippedConfigs() throws {
         for (file, env) in [("configs/quadruped-walk.yaml", "quadruped-walk"), ("configs/arm-reach.yaml", "arm-reach")] {
