@@ -127,10 +127,14 @@ public final class RobotSimulation: @unchecked Sendable {
     }
 
     /// Root link frame in the world.
-    public var basePose: Pose {
-        guard let b = physicsBody[0] else { return basePoseAtBuild }
-        let com = world.bodyPose(b)
-        return Pose(position: com.position - com.orientation.rotate(model.bodies[0].centerOfMass), orientation: com.orientation)
+    public var basePose: Pose { referenceFrame(of: 0) }
+
+    /// World pose of robot body `b`'s reference (root-link) frame, from its COM frame in the physics world;
+    /// a static (welded) root keeps its build pose.
+    func referenceFrame(of b: Int) -> Pose {
+        guard let pb = physicsBody[b] else { return basePoseAtBuild }
+        let com = world.bodyPose(pb)
+        return Pose(position: com.position - com.orientation.rotate(model.bodies[b].centerOfMass), orientation: com.orientation)
     }
 
     /// Root link origin velocity and angular velocity, world frame.
@@ -152,15 +156,7 @@ public final class RobotSimulation: @unchecked Sendable {
     /// World pose of any link frame.
     public func linkPose(_ link: String) -> Pose? {
         guard let f = model.linkFrames[link] else { return nil }
-        let b = f.body
-        let reference: Pose
-        if let pb = physicsBody[b] {
-            let com = world.bodyPose(pb)
-            reference = Pose(position: com.position - com.orientation.rotate(model.bodies[b].centerOfMass), orientation: com.orientation)
-        } else {
-            reference = basePoseAtBuild
-        }
-        return reference.compose(f.pose)
+        return referenceFrame(of: f.body).compose(f.pose)
     }
 
     /// Ground contact points per link at the last physics substep (links without contacts are absent).
