@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "mbc", targets: ["mbc"]),
         .library(name: "ModelBasedControl",
-                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "Planning", "LinAlg"]),
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "Planning", "Control", "LinAlg"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,9 +35,9 @@ let package = Package(
         .target(name: "Environments", dependencies: ["ControlCore", "Physics", "Robots", "Datasets"]),
         .target(name: "Datasets", dependencies: ["ControlCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "NeuralNets", dependencies: ["ControlCore", "LinAlg"]),
-        .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets"]),
+        .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets", "LinAlg"]),
         .target(name: "Planning", dependencies: ["ControlCore"]),
-        .target(name: "Control", dependencies: ["ControlCore", "Environments", "Planning", "Dynamics"]),
+        .target(name: "Control", dependencies: ["ControlCore", "Environments", "Planning", "Dynamics", "Datasets", "Robots"]),
         .executableTarget(name: "mbc", dependencies: [
             "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "NeuralNetsTests", dependencies: ["NeuralNets", "LinAlg", "ControlCore"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "ControlCore"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Planning", "ControlCore"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Planning", "ControlCore", "Dynamics", "Datasets", "Robots"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),
     ],
     cxxLanguageStandard: .cxx17

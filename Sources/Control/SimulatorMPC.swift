@@ -1,4 +1,5 @@
 import ControlCore
+import Dynamics
 import Environments
 import Foundation
 import Planning
@@ -56,7 +57,8 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
 /// Carries a value into a concurrent closure whose accesses are partitioned by index.
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
-/// Settings of a simulator-MPC run (`mbc mpc --config …`), every default written out in configs/mpc-*.yaml.
+/// Settings of an MPC run (`mbc mpc --config …`), every default written out in configs/mpc-*.yaml.
+/// The model is the simulator itself unless `model` names an ensemble written by `fit-dynamics` or `pets`.
 public struct SimulatorMPCConfig: Codable, Sendable {
     /// Environment: arm-reach or quadruped-walk.
     public var env: String = "arm-reach"
@@ -65,18 +67,26 @@ public struct SimulatorMPCConfig: Codable, Sendable {
     public var seed: UInt64 = 0
     /// Control steps per episode (0: the environment's own limit).
     public var maxSteps: Int = 0
-    /// Parallel rollout workers.
+    /// Parallel rollout workers (simulator model).
     public var workers: Int = 2
     /// Cost per remaining step when a rollout terminates (falls), and weight of the safety cost.
     public var terminationPenalty: Double = 10
     public var safetyWeight: Double = 1
+    /// End an episode at its first success (reach tasks), to save planning time in evaluations.
+    public var stopOnSuccess: Bool = false
+    /// A learned ensemble (safetensors from `fit-dynamics`/`pets`) to plan on instead of the simulator;
+    /// empty: the simulator.
+    public var model: String = ""
+    /// Learned model: particles per candidate (PETS: 20) and propagation (ts-inf, ts-1, expectation).
+    public var particles: Int = 20
+    public var propagation: PropagationMode = .tsInfinity
     /// The planner: kind, horizon, replanning, and each optimizer's settings.
     public var planner = PlannerConfiguration(kind: .cem, horizon: 10, replanInterval: 1, warmStart: true,
                                               cem: CEMConfiguration(populationSize: 64, eliteCount: 8, iterations: 3))
     public init() {}
 }
 
-/// One episode of simulator MPC.
+/// One episode of MPC.
 public struct MPCEpisode: Sendable {
     public var seed: UInt64
     public var steps: Int
@@ -88,19 +98,72 @@ public struct MPCEpisode: Sendable {
     public var safetyViolations: Int
     public var meanForwardSpeed: Double?
     public var planningSeconds: [Double]
+    /// −Σ of the planning model's own step cost on the real transitions (learned-model MPC), else nil.
+    public var taskReturn: Double?
+    /// The environment's `info["distance"]` at the last step, when it reports one (reach tasks), m.
+    public var finalDistance: Double?
 }
 
-/// Runs MPC with the simulator as the model on `env` (a fresh reset per episode) and reports each episode.
-/// `progress` is called after every control step with (episode, step, last step's result, planning s).
+/// What MPC plans with: `prepare` is called with the environment and its observation before every plan
+/// (take a snapshot, read the model state), `rollout` scores candidates as ``MPCController/Rollout``.
+public struct MPCModel<E: RobotEnvironment> {
+    public var prepare: (E, [Double]) -> Void
+    public var rollout: MPCController.Rollout
+    /// The model's own cost of the step just taken (normalized action, observation after it), called after
+    /// every real step when set: a learned-model task scores the real transition with the formula it plans
+    /// with (the return PETS reports).
+    public var score: ((E, [Double], [Double]) -> Double)?
+    public init(prepare: @escaping (E, [Double]) -> Void, rollout: @escaping MPCController.Rollout,
+                score: ((E, [Double], [Double]) -> Double)? = nil) {
+        self.prepare = prepare; self.rollout = rollout; self.score = score
+    }
+
+    /// The simulator itself: a snapshot of the controlled environment restored into each worker.
+    public static func simulator(_ rollouts: SimulatorRollouts<E>, horizon: Int) -> MPCModel<E> {
+        let box = SnapshotBox()
+        return MPCModel(prepare: { env, _ in box.snapshot = env.snapshot() },
+                        rollout: { _, population, count in
+                            rollouts.costs(from: box.snapshot!, population: population, count: count, horizon: horizon)
+                        })
+    }
+
+    /// A learned ensemble: the live state read in the model's columns, the task's context updated.
+    public static func ensemble(_ rollouts: EnsembleRollouts, horizon: Int) -> MPCModel<E> {
+        let box = StateBox()
+        return MPCModel(prepare: { env, obs in
+                            rollouts.task.update(from: env)
+                            box.state = (try? env.modelState(names: rollouts.model.stateNames, observation: obs)) ?? []
+                        },
+                        rollout: { _, population, count in
+                            guard box.state.count == rollouts.model.stateDimension else { return Array(repeating: .infinity, count: count) }
+                            return rollouts.costs(from: box.state, population: population, count: count, horizon: horizon)
+                        },
+                        score: { env, action, obs in
+                            guard let after = try? env.modelState(names: rollouts.model.stateNames, observation: obs) else { return .nan }
+                            return rollouts.task.cost(state: box.state, action: action, next: after)
+                        })
+    }
+}
+
+final class SnapshotBox { var snapshot: RobotEnvSnapshot? }
+final class StateBox { var state: [Double] = [] }
+
+/// Runs MPC with the simulator as the model (see ``runMPC(env:model:config:recorder:episodeIndexOffset:progress:)``).
 public func runSimulatorMPC<E: RobotEnvironment>(env: E, rollouts: SimulatorRollouts<E>, config: SimulatorMPCConfig,
                                                  progress: ((Int, Int, StepResult, Double) -> Void)? = nil) -> [MPCEpisode] {
+    (try? runMPC(env: env, model: .simulator(rollouts, horizon: config.planner.horizon), config: config, progress: progress)) ?? []
+}
+
+/// Runs receding-horizon MPC on `env` (a fresh reset with seed `config.seed + i` per episode) and reports
+/// each episode; `recorder` (optional) logs every step in the log format with episode index
+/// `episodeIndexOffset + i`. `progress` is called after every control step with (episode, step, the
+/// step's result, planning seconds).
+public func runMPC<E: RobotEnvironment>(env: E, model: MPCModel<E>, config: SimulatorMPCConfig, recorder: RolloutRecorder? = nil,
+                                        episodeIndexOffset: Int = 0,
+                                        progress: ((Int, Int, StepResult, Double) -> Void)? = nil) throws -> [MPCEpisode] {
     var episodes: [MPCEpisode] = []
-    let bounds = env.actionSpace
-    var snapshot = env.snapshot()
-    let horizon = config.planner.horizon
-    let controller = MPCController(configuration: config.planner, actionBounds: bounds, seed: config.seed) { _, population, count in
-        rollouts.costs(from: snapshot, population: population, count: count, horizon: horizon)
-    }
+    let controller = MPCController(configuration: config.planner, actionBounds: env.actionSpace, seed: config.seed,
+                                   rollout: model.rollout)
     for i in 0..<config.episodes {
         let seed = config.seed &+ UInt64(i)
         var obs = env.reset(seed: seed)
@@ -110,16 +173,22 @@ public func runSimulatorMPC<E: RobotEnvironment>(env: E, rollouts: SimulatorRoll
         var speed = 0.0
         let limit = config.maxSteps > 0 ? config.maxSteps : Int.max
         while result.steps < limit {
-            snapshot = env.snapshot()
+            model.prepare(env, obs)
             let start = Date()
             let action = controller.act(obs, deterministic: true)
             let planning = Date().timeIntervalSince(start)
             result.planningSeconds.append(planning)
+            let frame = RolloutRecorder.capture(env, observation: obs)
+            let command = env.commands(for: action)
             let r = env.step(action)
+            try recorder?.append(episode: episodeIndexOffset + i, frame: result.steps, state: frame, effort: env.appliedTorques,
+                                 command: command, result: r)
             result.steps += 1
             result.totalReturn += r.reward
+            if let score = model.score { result.taskReturn = (result.taskReturn ?? 0) - score(env, action, r.observation) }
             if r.cost > 0 { result.safetyViolations += 1 }
             if let v = r.info["forward_velocity"] { speed += v }
+            if let d = r.info["distance"] { result.finalDistance = d }
             if r.info["success"] == 1 && !result.success {
                 result.success = true
                 result.timeToSuccess = Double(result.steps) * env.controlTimeStep
@@ -128,6 +197,7 @@ public func runSimulatorMPC<E: RobotEnvironment>(env: E, rollouts: SimulatorRoll
             obs = r.observation
             if r.terminated { result.fell = r.endReason == "fall"; break }
             if r.truncated { break }
+            if result.success && config.stopOnSuccess { break }
         }
         if env is QuadrupedWalkEnv { result.meanForwardSpeed = speed / Double(max(result.steps, 1)) }
         episodes.append(result)

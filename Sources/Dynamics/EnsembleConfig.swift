@@ -40,4 +40,29 @@ public struct EnsembleConfig: Codable, Sendable, Hashable {
     /// Seed of initialization, bootstrap and minibatch order.
     public var seed: UInt64 = 0
     public init() {}
+    enum CodingKeys: String, CodingKey { case members, elites, hiddenLayers, activation, initialization, learningRate, weightDecay, batchSize, maxEpochs, patience, minImprovement, holdoutFraction, bootstrap, gradientClip, initialMaxLogVariance, initialMinLogVariance, wrappedAngles, seed }
+
+    /// Decodes over the defaults: a key missing from a file written by an older version keeps its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = EnsembleConfig()
+        members = try c.decodeIfPresent(Int.self, forKey: .members) ?? d.members
+        elites = try c.decodeIfPresent(Int.self, forKey: .elites) ?? d.elites
+        hiddenLayers = try c.decodeIfPresent([Int].self, forKey: .hiddenLayers) ?? d.hiddenLayers
+        activation = try c.decodeIfPresent(String.self, forKey: .activation) ?? d.activation
+        initialization = try c.decodeIfPresent(String.self, forKey: .initialization) ?? d.initialization
+        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
+        weightDecay = try c.decodeIfPresent([Double].self, forKey: .weightDecay) ?? d.weightDecay
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        maxEpochs = try c.decodeIfPresent(Int.self, forKey: .maxEpochs) ?? d.maxEpochs
+        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
+        minImprovement = try c.decodeIfPresent(Double.self, forKey: .minImprovement) ?? d.minImprovement
+        holdoutFraction = try c.decodeIfPresent(Double.self, forKey: .holdoutFraction) ?? d.holdoutFraction
+        bootstrap = try c.decodeIfPresent(Bool.self, forKey: .bootstrap) ?? d.bootstrap
+        gradientClip = try c.decodeIfPresent(Double.self, forKey: .gradientClip) ?? d.gradientClip
+        initialMaxLogVariance = try c.decodeIfPresent(Double.self, forKey: .initialMaxLogVariance) ?? d.initialMaxLogVariance
+        initialMinLogVariance = try c.decodeIfPresent(Double.self, forKey: .initialMinLogVariance) ?? d.initialMinLogVariance
+        wrappedAngles = try c.decodeIfPresent([String].self, forKey: .wrappedAngles) ?? d.wrappedAngles
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    }
 }

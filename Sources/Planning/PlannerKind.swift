@@ -72,3 +72,15 @@ public struct PlannerConfiguration: Codable, Sendable, Equatable {
         mppi = try c.decodeIfPresent(MPPIConfiguration.self, forKey: .mppi) ?? d.mppi
     }
 }
+
+extension PlannerConfiguration {
+    /// The most candidates the configured optimizer passes to its cost in one call (its population; iCEM's
+    /// first iteration plus kept elites), for sizing a model's scratch buffers.
+    public var maximumPopulation: Int {
+        switch kind {
+        case .cem: return cem.populationSize
+        case .icem: return icem.populationSize + icem.eliteCount + 1
+        case .mppi: return mppi.sampleCount
+        }
+    }
+}

@@ -3,17 +3,23 @@ import Control
 import ControlCore
 import Environments
 import Foundation
+import Dynamics
 import Planning
 
 struct MPC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpc",
-        abstract: "Model-predictive control with the simulator itself as the model (CEM/iCEM/MPPI, parallel rollouts).")
+        abstract: "Model-predictive control (CEM/iCEM/MPPI) on the simulator itself (parallel rollouts) or on a learned ensemble (--model, PETS trajectory sampling).")
     @Option(help: "YAML run settings (see configs/mpc-arm.yaml).") var config: String?
     @Option(help: "Override the environment (arm-reach, quadruped-walk).") var env: String?
     @Option(help: "Override the planner (cem, icem, mppi).") var planner: String?
     @Option(help: "Override the number of episodes.") var episodes: Int?
     @Option(help: "Override the number of rollout workers.") var workers: Int?
+    @Option(help: "Plan on this learned ensemble (safetensors from fit-dynamics or pets) instead of the simulator.") var model: String?
+    @Option(help: "Override particles per candidate (learned model).") var particles: Int?
+    @Option(help: "Override the seed (episode i uses seed + i).") var seed: UInt64?
+    @Option(help: "Override control steps per episode.") var maxSteps: Int?
+    @Option(help: "Record every step in the log format (CSV).") var record: String?
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -21,24 +27,47 @@ struct MPC: ParsableCommand {
         if let env { cfg.env = env }
         if let episodes { cfg.episodes = episodes }
         if let workers { cfg.workers = workers }
+        if let model { cfg.model = model }
+        if let particles { cfg.particles = particles }
+        if let seed { cfg.seed = seed }
+        if let maxSteps { cfg.maxSteps = maxSteps }
         if let planner {
             guard let kind = PlannerKind(rawValue: planner) else { throw ValidationError("--planner must be cem, icem or mppi") }
             cfg.planner.kind = kind
         }
         guard let kind = EnvironmentKind(rawValue: cfg.env) else { throw ValidationError("unknown environment '\(cfg.env)'") }
+        if !cfg.model.isEmpty {
+            let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
+            switch kind {
+            case .armReach:
+                let env = try ArmReachEnv(seed: cfg.seed)
+                let task = try ArmReachModelTask(env: env, stateNames: ensemble.stateNames, actionNames: ensemble.actionNames)
+                let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
+                                                    maxCandidates: cfg.planner.maximumPopulation,
+                                                    terminationPenalty: cfg.terminationPenalty, seed: cfg.seed)
+                try go(env, model: .ensemble(rollouts, horizon: cfg.planner.horizon), cfg,
+                       describe: "learned ensemble \(cfg.model), \(rollouts.particles) particles \(cfg.propagation.rawValue)")
+            case .quadrupedWalk:
+                throw ValidationError("MPC on a learned model has a closed-form task cost for arm-reach only; plan the quadruped on the simulator (omit --model)")
+            }
+            return
+        }
         switch kind {
         case .armReach:
-            try go(ArmReachEnv(seed: cfg.seed), rollouts: SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
-                                                                            safetyWeight: cfg.safetyWeight) { try ArmReachEnv(seed: cfg.seed) }, cfg)
+            let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
+                                                 safetyWeight: cfg.safetyWeight) { try ArmReachEnv(seed: cfg.seed) }
+            try go(ArmReachEnv(seed: cfg.seed), model: .simulator(rollouts, horizon: cfg.planner.horizon), cfg, describe: "simulator, \(cfg.workers) workers")
         case .quadrupedWalk:
-            try go(QuadrupedWalkEnv(seed: cfg.seed), rollouts: SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
-                                                                                 safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(seed: cfg.seed) }, cfg)
+            let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
+                                                 safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(seed: cfg.seed) }
+            try go(QuadrupedWalkEnv(seed: cfg.seed), model: .simulator(rollouts, horizon: cfg.planner.horizon), cfg, describe: "simulator, \(cfg.workers) workers")
         }
     }
 
-    func go<E: RobotEnvironment>(_ env: E, rollouts: SimulatorRollouts<E>, _ cfg: SimulatorMPCConfig) throws {
-        let tty = isatty(1) != 0
-        let episodes = runSimulatorMPC(env: env, rollouts: rollouts, config: cfg) { ep, step, r, planning in
+    func go<E: RobotEnvironment>(_ env: E, model: MPCModel<E>, _ cfg: SimulatorMPCConfig, describe: String) throws {
+        let tty = isatty(2) != 0
+        let recorder = try record.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
+        let episodes = try runMPC(env: env, model: model, config: cfg, recorder: recorder) { ep, step, r, planning in
             if step % 10 == 0 || r.done {
                 let line = String(format: "episode %d step %d cost %.3f planning %.0f ms real-time factor %.2f",
                                   ep, step, -r.reward, planning * 1000, env.controlTimeStep / max(planning, 1e-9))
@@ -46,6 +75,7 @@ struct MPC: ParsableCommand {
             }
         }
         if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        try recorder?.close()
         let planning = episodes.flatMap(\.planningSeconds).sorted()
         let mean = planning.reduce(0, +) / Double(max(planning.count, 1))
         let p95 = planning.isEmpty ? 0 : planning[min(planning.count - 1, Int((0.95 * Double(planning.count)).rounded(.up)) - 1)]
@@ -54,18 +84,19 @@ struct MPC: ParsableCommand {
             say(String(format: "seed %llu: %@ in %d steps, return %.2f%@", e.seed, e.success ? "success" : (e.fell ? "fell" : "no success"),
                        e.steps, e.totalReturn, e.timeToSuccess.map { String(format: ", reached at %.2f s", $0) } ?? ""))
         }
-        say(String(format: "%d episodes: success rate %.2f, mean return %.2f, falls %d, safety violations %d, planning %.1f ms mean / %.1f ms p95 (%@, horizon %d, %d workers)",
+        say(String(format: "%d episodes: success rate %.2f, mean return %.2f, falls %d, safety violations %d, planning %.1f ms mean / %.1f ms p95 (%@, horizon %d, %@)",
                    episodes.count, Double(successes) / Double(max(episodes.count, 1)),
                    episodes.map(\.totalReturn).reduce(0, +) / Double(max(episodes.count, 1)),
                    episodes.filter(\.fell).count, episodes.map(\.safetyViolations).reduce(0, +), mean * 1000, p95 * 1000,
-                   cfg.planner.kind.rawValue, cfg.planner.horizon, cfg.workers))
+                   cfg.planner.kind.rawValue, cfg.planner.horizon, describe))
         if common.json {
             var o: [String: Any] = ["episodes": episodes.count, "success_rate": Double(successes) / Double(max(episodes.count, 1)),
                                     "mean_return": episodes.map(\.totalReturn).reduce(0, +) / Double(max(episodes.count, 1)),
                                     "falls": episodes.filter(\.fell).count,
                                     "safety_violations": episodes.map(\.safetyViolations).reduce(0, +),
                                     "planning_ms_mean": mean * 1000, "planning_ms_p95": p95 * 1000,
-                                    "time_to_success": episodes.compactMap(\.timeToSuccess)]
+                                    "time_to_success": episodes.compactMap(\.timeToSuccess),
+                                    "model": cfg.model.isEmpty ? "simulator" : cfg.model]
             let speeds = episodes.compactMap(\.meanForwardSpeed)
             if !speeds.isEmpty { o["mean_forward_speed"] = speeds.reduce(0, +) / Double(speeds.count) }
             printJSON(o)

@@ -42,9 +42,18 @@ final class Progress {
 /// Prints a human line to stdout.
 func say(_ s: String) { print(s) }
 
-/// Prints `object` as one line of JSON (sorted keys) to stdout.
+/// Prints `object` as one line of JSON (sorted keys) to stdout; NaN and ±∞ (not JSON) become null.
 func printJSON(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+    func clean(_ v: Any) -> Any {
+        switch v {
+        case let d as Double: return d.isFinite ? d : NSNull()
+        case let f as Float: return f.isFinite ? Double(f) : NSNull()
+        case let a as [Any]: return a.map(clean)
+        case let o as [String: Any]: return o.mapValues(clean)
+        default: return v
+        }
+    }
+    let data = try! JSONSerialization.data(withJSONObject: clean(object), options: [.sortedKeys, .fragmentsAllowed])
     print(String(data: data, encoding: .utf8)!)
 }
 

@@ -1,0 +1,275 @@
+import ControlCore
+import Datasets
+import Dynamics
+import Environments
+import Foundation
+import Planning
+
+/// Settings of a PETS run (`mbc pets --config configs/pets-arm.yaml`), every default written out there.
+///
+/// The loop is Chua et al. 2018, Algorithm 1: collect `randomEpisodes` with uniform random actions, then
+/// for each iteration fit the probabilistic ensemble to all data so far (continuing from the previous
+/// weights, as mbrl-lib does), run one MPC episode on the learned model (CEM over TS-∞ particles), and
+/// append that episode to the data.
+public struct PETSConfig: Codable, Sendable {
+    /// Environment: `arm-reach` (the arm's own settings in `arm`).
+    public var env: String = "arm-reach"
+    /// Settings of the arm-reach environment (control mode, gains, episode length …).
+    public var arm = ArmReachConfig()
+    /// Output directory: data/episode-NNNN.csv (log format), model.safetensors, metrics.csv, TensorBoard
+    /// events and state.json — everything needed to resume.
+    public var output: String = "out/pets-arm"
+    public var seed: UInt64 = 0
+    /// Episodes of uniform random actions before the first fit (PETS: 1).
+    public var randomEpisodes: Int = 1
+    /// MPC episodes (each followed by a refit); total data = randomEpisodes + iterations episodes.
+    public var iterations: Int = 9
+    /// Control steps per episode (0: the environment's limit).
+    public var maxSteps: Int = 0
+    /// Particles per candidate and propagation (PETS: 20, TS-∞).
+    public var particles: Int = 20
+    public var propagation: PropagationMode = .tsInfinity
+    /// The ensemble (PETS: 5 members, all elites, 4 × 200 SiLU … see configs/dynamics.yaml).
+    public var dynamics: EnsembleConfig = {
+        var c = EnsembleConfig(); c.members = 5; c.elites = 5; return c
+    }()
+    /// The planner (PETS: CEM, population 500, 50 elites, 5 iterations, α 0.1, horizon 30).
+    public var planner = PlannerConfiguration(kind: .cem, horizon: 30, replanInterval: 1, warmStart: true,
+                                              cem: CEMConfiguration(populationSize: 500, eliteCount: 50, iterations: 5))
+    /// After the last iteration: evaluation episodes on new targets (seeds `evaluationSeed + i`), each
+    /// ended at its first success; 0 skips it.
+    public var evaluationEpisodes: Int = 20
+    public var evaluationSeed: UInt64 = 1000
+    public init() {}
+}
+
+/// What one PETS iteration did (a row of metrics.csv).
+public struct PETSIteration: Codable, Sendable {
+    /// 0 for the random data, then 1, 2, … per MPC episode.
+    public var iteration: Int
+    /// Episodes and transitions of data after this iteration.
+    public var dataEpisodes: Int
+    public var transitions: Int
+    /// This iteration's episode (the last random one for iteration 0): environment return, success, the
+    /// task return (−Σ planning cost on the real steps; nil for random data), final distance (reach).
+    public var episodeReturn: Double
+    public var success: Bool
+    public var taskReturn: Double?
+    public var finalDistance: Double?
+    public var timeToSuccess: Double?
+    /// Model fit before this iteration's episode: epochs, mean elite holdout MSE (normalized), seconds.
+    public var fitEpochs: Int
+    public var holdoutMSE: Double
+    public var fitSeconds: Double
+    /// Planning time per control step, s (mean, 95th percentile).
+    public var planningMean: Double
+    public var planningP95: Double
+}
+
+/// Progress of a resumable run, written atomically to `state.json` after every iteration.
+struct PETSState: Codable {
+    var iterationsDone: Int
+    var history: [PETSIteration]
+}
+
+/// Why a PETS run cannot start or continue.
+public struct PETSError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ m: String) { message = m }
+    public var description: String { message }
+}
+
+/// PETS on a robot environment with a closed-form task cost (Chua et al. 2018): collect, fit, plan, repeat;
+/// resumable after a kill (every file is written atomically; data episodes, the model and the state are
+/// reloaded and the loop continues after the last completed iteration).
+public final class PETSRunner<E: RobotEnvironment> {
+    public let config: PETSConfig
+    public let env: E
+    let makeTask: (_ stateNames: [String], _ actionNames: [String]) throws -> any ModelTask
+    let directory: URL
+    var dataDirectory: URL { directory.appendingPathComponent("data") }
+    var modelURL: URL { directory.appendingPathComponent("model.safetensors") }
+    var stateURL: URL { directory.appendingPathComponent("state.json") }
+    /// Per-iteration report, called after each iteration; per-step progress (iteration, step, result, planning s).
+    public var onIteration: ((PETSIteration) -> Void)?
+    public var onStep: ((Int, Int, StepResult, Double) -> Void)?
+    public var onFitEpoch: ((EpochReport) -> Void)?
+
+    /// - Parameter makeTask: builds the task on the model's state and action columns (the log format's
+    ///   default transition columns of this environment: joint positions and velocities, `action.*`).
+    public init(config: PETSConfig, env: E, makeTask: @escaping (_ stateNames: [String], _ actionNames: [String]) throws -> any ModelTask) {
+        self.config = config; self.env = env; self.makeTask = makeTask
+        directory = URL(fileURLWithPath: config.output)
+    }
+
+    /// Whether `output` holds a run that can be resumed.
+    public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: stateURL.path) }
+
+    /// Runs (or resumes) the loop. Returns every iteration's metrics.
+    /// - Parameter resume: continue a run found in `output`; without it an existing run is an error.
+    @discardableResult
+    public func run(resume: Bool) throws -> [PETSIteration] {
+        let fm = FileManager.default
+        var state = PETSState(iterationsDone: -1, history: [])
+        if hasCheckpoint {
+            guard resume else {
+                throw PETSError("\(directory.path) already holds a PETS run (state.json); pass --resume to continue it or choose another output")
+            }
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            do { state = try decoder.decode(PETSState.self, from: Data(contentsOf: stateURL)) } catch {
+                throw PETSError("\(stateURL.path): cannot read the saved state (\(error))")
+            }
+        }
+        try fm.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let metrics = try MetricsWriter(directory: directory, runName: "metrics", resumeAfter: state.iterationsDone)
+        var rng = SeededRNG(seed: config.seed)
+        var model: ProbabilisticEnsemble? = fm.fileExists(atPath: modelURL.path) && state.iterationsDone >= 1
+            ? try ProbabilisticEnsemble.load(from: modelURL) : nil
+
+        // iteration 0: random episodes
+        if state.iterationsDone < 0 {
+            var last: (ret: Double, success: Bool, distance: Double?, taskReturn: Double) = (0, false, nil, 0)
+            for e in 0..<config.randomEpisodes {
+                last = try randomEpisode(index: e, seed: config.seed &+ UInt64(e), rng: &rng)
+            }
+            let data = try loadData()
+            let it = PETSIteration(iteration: 0, dataEpisodes: config.randomEpisodes, transitions: data.count,
+                                   episodeReturn: last.ret, success: last.success, taskReturn: last.taskReturn, finalDistance: last.distance,
+                                   timeToSuccess: nil, fitEpochs: 0, holdoutMSE: .nan, fitSeconds: 0, planningMean: 0, planningP95: 0)
+            state = PETSState(iterationsDone: 0, history: [it])
+            try record(it, state: state, metrics: metrics)
+        }
+        while state.iterationsDone < config.iterations {
+            let i = state.iterationsDone + 1
+            // fit on everything so far
+            let data = try loadData()
+            if model == nil {
+                model = try ProbabilisticEnsemble(config: config.dynamics, stateNames: data.stateNames, actionNames: data.actionNames)
+            }
+            let fitStart = Date()
+            let reports = try model!.fit(data) { [onFitEpoch] r in onFitEpoch?(r) }
+            let fitSeconds = Date().timeIntervalSince(fitStart)
+            try model!.save(to: modelURL)
+            // one MPC episode on the learned model
+            let episode = try mpcEpisodes(model: model!, episodes: 1, seed: config.seed &+ UInt64(config.randomEpisodes + i - 1),
+                                          recordIndex: config.randomEpisodes + i - 1, stopOnSuccess: false, progress: { [onStep] _, step, r, p in onStep?(i, step, r, p) })[0]
+            let elites = model!.eliteMembers.map { model!.lastHoldoutMSE[$0] }
+            let timing = PlanningTimeStatistics(durations: episode.planningSeconds)
+            let it = PETSIteration(iteration: i, dataEpisodes: config.randomEpisodes + i, transitions: data.count + max(episode.steps - 1, 0),
+                                   episodeReturn: episode.totalReturn, success: episode.success, taskReturn: episode.taskReturn,
+                                   finalDistance: episode.finalDistance, timeToSuccess: episode.timeToSuccess,
+                                   fitEpochs: reports.count, holdoutMSE: elites.reduce(0, +) / Double(max(elites.count, 1)),
+                                   fitSeconds: fitSeconds, planningMean: timing.meanSeconds, planningP95: timing.p95Seconds)
+            state.iterationsDone = i
+            state.history.append(it)
+            try record(it, state: state, metrics: metrics)
+        }
+        try metrics.close()
+        return state.history
+    }
+
+    /// Evaluates the final model: `evaluationEpisodes` MPC episodes on new seeds, each ended at its first
+    /// success. Nothing is recorded into the training data.
+    public func evaluate(progress: ((Int, Int, StepResult, Double) -> Void)? = nil) throws -> [MPCEpisode] {
+        let model = try ProbabilisticEnsemble.load(from: modelURL)
+        return try mpcEpisodes(model: model, episodes: config.evaluationEpisodes, seed: config.evaluationSeed, recordIndex: nil,
+                               stopOnSuccess: true, progress: progress)
+    }
+
+    // MARK: - pieces
+
+    func episodeURL(_ index: Int) -> URL { dataDirectory.appendingPathComponent(String(format: "episode-%04d.csv", index)) }
+
+    /// The model columns of this environment's logs (default transition spec).
+    func modelColumns() throws -> (state: [String], action: [String]) {
+        let columns = LogColumns.standard(joints: env.simulation.model.jointNames, floatingBase: !env.simulation.fixedBase,
+                                          observationDimension: env.observationSpace.dimension)
+        return try TransitionSpec().resolve(in: LogTable(columns: columns, values: columns.map { _ in [] }))
+    }
+
+    private func randomEpisode(index: Int, seed: UInt64, rng: inout SeededRNG) throws -> (Double, Bool, Double?, Double) {
+        let recorder = try RolloutRecorder(url: episodeURL(index), env: env)
+        let (stateNames, actionNames) = try modelColumns()
+        let task = try makeTask(stateNames, actionNames)
+        var obs = env.reset(seed: seed)
+        task.update(from: env)
+        var ret = 0.0, success = false, distance: Double?, taskReturn = 0.0
+        let limit = config.maxSteps > 0 ? config.maxSteps : Int.max
+        var step = 0
+        while step < limit {
+            let action = (0..<env.actionSpace.dimension).map { _ in rng.uniform(-1, 1) }
+            let frame = RolloutRecorder.capture(env, observation: obs)
+            let command = env.commands(for: action)
+            let before = try env.modelState(names: stateNames, observation: obs)
+            let r = env.step(action)
+            try recorder.append(episode: index, frame: step, state: frame, effort: env.appliedTorques, command: command, result: r)
+            taskReturn -= task.cost(state: before, action: action, next: try env.modelState(names: stateNames, observation: r.observation))
+            ret += r.reward
+            if r.info["success"] == 1 { success = true }
+            distance = r.info["distance"] ?? distance
+            step += 1
+            obs = r.observation
+            if r.done { break }
+        }
+        try recorder.close()
+        return (ret, success, distance, taskReturn)
+    }
+
+    private func mpcEpisodes(model: ProbabilisticEnsemble, episodes: Int, seed: UInt64, recordIndex: Int?, stopOnSuccess: Bool,
+                             progress: ((Int, Int, StepResult, Double) -> Void)?) throws -> [MPCEpisode] {
+        let task = try makeTask(model.stateNames, model.actionNames)
+        let rollouts = try EnsembleRollouts(model: model, task: task, particles: config.particles, propagation: config.propagation,
+                                            maxCandidates: config.planner.maximumPopulation, seed: seed)
+        var mpc = SimulatorMPCConfig()
+        mpc.episodes = episodes; mpc.seed = seed; mpc.maxSteps = config.maxSteps; mpc.planner = config.planner
+        mpc.stopOnSuccess = stopOnSuccess
+        let recorder = try recordIndex.map { try RolloutRecorder(url: episodeURL($0), env: env) }
+        let result = try runMPC(env: env, model: .ensemble(rollouts, horizon: config.planner.horizon), config: mpc, recorder: recorder,
+                                episodeIndexOffset: recordIndex ?? 0, progress: progress)
+        try recorder?.close()
+        return result
+    }
+
+    /// Every recorded episode so far, as one transition dataset (default columns).
+    func loadData() throws -> TransitionDataset {
+        let files = try FileManager.default.contentsOfDirectory(atPath: dataDirectory.path)
+            .filter { $0.hasPrefix("episode-") && $0.hasSuffix(".csv") }.sorted()
+        guard !files.isEmpty else { throw PETSError("no data episodes in \(dataDirectory.path)") }
+        var merged: TransitionDataset?
+        for f in files {
+            var table = try LogReader.read(url: dataDirectory.appendingPathComponent(f))
+            table.source = dataDirectory.appendingPathComponent(f).path
+            let d = try TransitionDataset(table: table)
+            if merged == nil { merged = d } else { merged!.append(d) }
+        }
+        return merged!
+    }
+
+    private func record(_ it: PETSIteration, state: PETSState, metrics: MetricsWriter) throws {
+        var values: [(String, Double)] = [
+            ("data_episodes", Double(it.dataEpisodes)), ("transitions", Double(it.transitions)),
+            ("episode_return", it.episodeReturn), ("success", it.success ? 1 : 0),
+            ("task_return", it.taskReturn ?? .nan), ("final_distance", it.finalDistance ?? .nan),
+            ("time_to_success", it.timeToSuccess ?? .nan), ("fit_epochs", Double(it.fitEpochs)),
+            ("holdout_mse", it.holdoutMSE), ("fit_seconds", it.fitSeconds),
+            ("planning_ms_mean", it.planningMean * 1000), ("planning_ms_p95", it.planningP95 * 1000),
+        ]
+        values = values.map { ($0.0, $0.1) }
+        try metrics.log(step: it.iteration, values: values)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try encoder.encode(state).write(to: stateURL, options: .atomic)
+        onIteration?(it)
+    }
+}
+
+extension TransitionDataset {
+    /// Appends another dataset's transitions (same columns).
+    public mutating func append(_ other: TransitionDataset) {
+        precondition(other.stateNames == stateNames && other.actionNames == actionNames, "datasets with different columns")
+        states += other.states; actions += other.actions; nextStates += other.nextStates
+        episodes += other.episodes; rows += other.rows
+    }
+}

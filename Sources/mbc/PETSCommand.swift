@@ -1,0 +1,87 @@
+import ArgumentParser
+import Control
+import ControlCore
+import Dynamics
+import Environments
+import Foundation
+import Planning
+
+struct PETS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pets",
+        abstract: "PETS (Chua et al. 2018): collect random data, fit a probabilistic ensemble, plan with CEM on it, repeat; resumable.")
+    @Option(help: "YAML run settings (see configs/pets-arm.yaml).") var config: String?
+    @Option(help: "Override the output directory.") var output: String?
+    @Option(help: "Override the number of MPC iterations.") var iterations: Int?
+    @Option(help: "Override the evaluation episodes after the last iteration (0: none).") var evaluationEpisodes: Int?
+    @Flag(help: "Continue the run found in the output directory (after a kill).") var resume = false
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        var cfg = try config.map { try loadConfig(PETSConfig(), from: $0) } ?? PETSConfig()
+        if let output { cfg.output = output }
+        if let iterations { cfg.iterations = iterations }
+        if let evaluationEpisodes { cfg.evaluationEpisodes = evaluationEpisodes }
+        guard cfg.env == EnvironmentKind.armReach.rawValue else {
+            throw ValidationError("pets: environment '\(cfg.env)' has no closed-form task cost yet; use arm-reach")
+        }
+        let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
+        let runner = PETSRunner(config: cfg, env: env) { stateNames, actionNames in
+            try ArmReachModelTask(env: env, stateNames: stateNames, actionNames: actionNames)
+        }
+        let tty = isatty(2) != 0
+        func status(_ line: String) {
+            FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + line + (tty ? "" : "\n")).data(using: .utf8)!)
+        }
+        runner.onFitEpoch = { r in
+            if tty { status(String(format: "fit: epoch %d train NLL %.4f holdout MSE %.5f", r.epoch, r.trainLoss, r.holdoutMSE.min() ?? .nan)) }
+        }
+        runner.onStep = { i, step, r, planning in
+            if step % 10 == 0 || r.done {
+                status(String(format: "iteration %d step %d cost %.3f distance %.3f planning %.0f ms real-time factor %.2f",
+                              i, step, -r.reward, r.info["distance"] ?? .nan, planning * 1000, env.controlTimeStep / max(planning, 1e-9)))
+            }
+        }
+        runner.onIteration = { it in
+            if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+            say(String(format: "iteration %d: %d episodes (%d transitions) return %.2f %@ final distance %.3f m, fit %d epochs (%.1f s, holdout MSE %.4f), planning %.0f ms mean",
+                       it.iteration, it.dataEpisodes, it.transitions, it.episodeReturn, it.success ? "success" : "no success",
+                       it.finalDistance ?? .nan, it.fitEpochs, it.fitSeconds, it.holdoutMSE, it.planningMean * 1000))
+        }
+        let start = Date()
+        let history = try runner.run(resume: resume)
+        var evaluation: [MPCEpisode] = []
+        if cfg.evaluationEpisodes > 0 {
+            say("evaluating the final model on \(cfg.evaluationEpisodes) new targets (seeds \(cfg.evaluationSeed)…)")
+            evaluation = try runner.evaluate { ep, step, r, planning in
+                if step % 10 == 0 || r.done || r.info["success"] == 1 {
+                    status(String(format: "evaluation episode %d step %d distance %.3f planning %.0f ms", ep, step, r.info["distance"] ?? .nan, planning * 1000))
+                }
+            }
+            if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
+            for e in evaluation {
+                say(String(format: "  seed %llu: %@%@", e.seed, e.success ? "success" : "no success",
+                           e.timeToSuccess.map { String(format: " at %.2f s", $0) } ?? String(format: ", final distance %.3f m", e.finalDistance ?? .nan)))
+            }
+        }
+        let successRate = evaluation.isEmpty ? Double.nan : Double(evaluation.filter(\.success).count) / Double(evaluation.count)
+        let planning = (evaluation.flatMap(\.planningSeconds)).sorted()
+        let timing = PlanningTimeStatistics(durations: planning)
+        say(String(format: "PETS: %d data episodes; evaluation success rate %.2f over %d targets; planning %.0f ms mean / %.0f ms p95; %.0f s",
+                   history.last?.dataEpisodes ?? 0, successRate, evaluation.count, timing.meanSeconds * 1000, timing.p95Seconds * 1000,
+                   Date().timeIntervalSince(start)))
+        say("metrics: \(cfg.output)/metrics/metrics.csv and TensorBoard events (tensorboard --logdir \(cfg.output)), model: \(cfg.output)/model.safetensors")
+        if common.json {
+            printJSON([
+                "episodes": evaluation.count, "success_rate": successRate,
+                "mean_return": evaluation.isEmpty ? Double.nan : evaluation.map(\.totalReturn).reduce(0, +) / Double(evaluation.count),
+                "falls": evaluation.filter(\.fell).count, "safety_violations": evaluation.map(\.safetyViolations).reduce(0, +),
+                "planning_ms_mean": timing.meanSeconds * 1000, "planning_ms_p95": timing.p95Seconds * 1000,
+                "data_episodes": history.last?.dataEpisodes ?? 0,
+                "curve": history.map { ["iteration": $0.iteration, "data_episodes": $0.dataEpisodes, "success": $0.success,
+                                        "return": $0.episodeReturn, "final_distance": $0.finalDistance ?? Double.nan] as [String: Any] },
+                "output": cfg.output,
+            ])
+        }
+    }
+}
