@@ -62,6 +62,9 @@ struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { 
 public struct SimulatorMPCConfig: Codable, Sendable {
     /// Environment: arm-reach or quadruped-walk.
     public var env: String = "arm-reach"
+    /// Settings of the arm-reach environment. Planning on a learned model needs the settings its data were
+    /// recorded with (the meaning of `action.<joint>`: torques or PD targets).
+    public var arm = ArmReachConfig()
     /// Episodes (trials), each with seed `seed + i`.
     public var episodes: Int = 20
     public var seed: UInt64 = 0

@@ -40,7 +40,7 @@ struct MPC: ParsableCommand {
             let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
             switch kind {
             case .armReach:
-                let env = try ArmReachEnv(seed: cfg.seed)
+                let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
                 let task = try ArmReachModelTask(env: env, stateNames: ensemble.stateNames, actionNames: ensemble.actionNames)
                 let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
                                                     maxCandidates: cfg.planner.maximumPopulation,
@@ -55,8 +55,8 @@ struct MPC: ParsableCommand {
         switch kind {
         case .armReach:
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
-                                                 safetyWeight: cfg.safetyWeight) { try ArmReachEnv(seed: cfg.seed) }
-            try go(ArmReachEnv(seed: cfg.seed), model: .simulator(rollouts, horizon: cfg.planner.horizon), cfg, describe: "simulator, \(cfg.workers) workers")
+                                                 safetyWeight: cfg.safetyWeight) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
+            try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), model: .simulator(rollouts, horizon: cfg.planner.horizon), cfg, describe: "simulator, \(cfg.workers) workers")
         case .quadrupedWalk:
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
                                                  safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(seed: cfg.seed) }

@@ -114,6 +114,13 @@ struct MBCTests {
             #expect(r.status == 0, "\(file): \(r.stderr)")
             #expect(try lastJSON(r.stdout)["episodes"] as? Int == 0)
         }
+        // configs/pets-arm.yaml: every key known; zero iterations run only the random episode
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pets = try mbc(["pets", "--config", "configs/pets-arm.yaml", "--output", dir.appendingPathComponent("p").path,
+                            "--iterations", "0", "--evaluation-episodes", "0", "--json"])
+        #expect(pets.status == 0, "\(pets.stderr)")
+        #expect((try lastJSON(pets.stdout)["curve"] as? [Any])?.count == 1)
         // configs/dynamics.yaml is read before the data: a missing data file must be the only complaint
         let fit = try mbc(["fit-dynamics", "--config", "configs/dynamics.yaml", "--data", "no-such-log.csv"])
         #expect(fit.status != 0)
@@ -169,5 +176,59 @@ struct DynamicsCLITests {
         let r = try mbc(["eval-dynamics", "--model", model, "--data", quadLog])
         #expect(r.status != 0)
         #expect(r.stderr.contains("joint_state.position.joint"), "\(r.stderr)")
+    }
+
+    @Test("mbc pets runs a tiny loop with metrics and checkpoints, refuses to overwrite, resumes; mpc --model plans on its ensemble")
+    func petsAndModelMPC() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run").path
+        let config = dir.appendingPathComponent("pets.yaml")
+        try """
+        randomEpisodes: 1
+        iterations: 1
+        maxSteps: 8
+        particles: 4
+        evaluationEpisodes: 1
+        arm:
+          controlMode: position
+        dynamics:
+          members: 2
+          elites: 2
+          hiddenLayers: [16]
+          weightDecay: [0.00005, 0.0001]
+          maxEpochs: 3
+        planner:
+          horizon: 4
+          cem:
+            populationSize: 12
+            eliteCount: 3
+            iterations: 2
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let first = try mbc(["pets", "--config", config.path, "--output", out, "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let j = try lastJSON(first.stdout)
+        for key in ["episodes", "success_rate", "mean_return", "falls", "safety_violations", "planning_ms_mean", "planning_ms_p95", "curve"] {
+            #expect(j[key] != nil, "missing \(key)")
+        }
+        #expect((j["curve"] as? [Any])?.count == 2)
+        let csv = try String(contentsOfFile: out + "/metrics/metrics.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("step,wall_time,") && csv.split(separator: "\n").count == 3)
+        #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
+        // an existing run is not overwritten; --resume continues it
+        let again = try mbc(["pets", "--config", config.path, "--output", out])
+        #expect(again.status != 0 && again.stderr.contains("--resume"), "\(again.stderr)")
+        let resumed = try mbc(["pets", "--config", config.path, "--output", out, "--resume", "--iterations", "2",
+                               "--evaluation-episodes", "0", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect((try lastJSON(resumed.stdout)["curve"] as? [Any])?.count == 3)
+        // the learned model drives MPC from the command line (it was trained in position mode: say so)
+        let armConfig = dir.appendingPathComponent("mpc.yaml")
+        try "env: arm-reach\narm:\n  controlMode: position\nmaxSteps: 3\nparticles: 4\nplanner:\n  horizon: 3\n  cem:\n    populationSize: 8\n    eliteCount: 2\n    iterations: 1\n"
+            .write(to: armConfig, atomically: true, encoding: .utf8)
+        let mpc = try mbc(["mpc", "--config", armConfig.path, "--model", out + "/model.safetensors", "--episodes", "1", "--json"])
+        #expect(mpc.status == 0, "\(mpc.stderr)")
+        let m = try lastJSON(mpc.stdout)
+        #expect(m["episodes"] as? Int == 1 && (m["model"] as? String)?.hasSuffix("model.safetensors") == true)
     }
 }
