@@ -225,7 +225,7 @@ public final class PETSRunner<E: RobotEnvironment> {
         mpc.episodes = episodes; mpc.seed = seed; mpc.maxSteps = config.maxSteps; mpc.planner = config.planner
         mpc.stopOnSuccess = stopOnSuccess
         let recorder = try recordIndex.map { try RolloutRecorder(url: episodeURL($0), env: env) }
-        let result = try runMPC(env: env, model: .ensemble(rollouts, horizon: config.planner.horizon), config: mpc, recorder: recorder,
+        let result = try runMPC(env: env, model: .ensemble(rollouts), config: mpc, recorder: recorder,
                                 episodeIndexOffset: recordIndex ?? 0, progress: progress)
         try recorder?.close()
         return result

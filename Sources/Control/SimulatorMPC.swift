@@ -122,16 +122,18 @@ public struct MPCModel<E: RobotEnvironment> {
     }
 
     /// The simulator itself: a snapshot of the controlled environment restored into each worker.
-    public static func simulator(_ rollouts: SimulatorRollouts<E>, horizon: Int) -> MPCModel<E> {
+    public static func simulator(_ rollouts: SimulatorRollouts<E>) -> MPCModel<E> {
         let box = SnapshotBox()
         return MPCModel(prepare: { env, _ in box.snapshot = env.snapshot() },
                         rollout: { _, population, count in
-                            rollouts.costs(from: box.snapshot!, population: population, count: count, horizon: horizon)
+                            // the controller expands action-repeated plans: infer the control-step horizon
+                            let steps = population.count / max(count * rollouts.workers[0].actionSpace.dimension, 1)
+                            return rollouts.costs(from: box.snapshot!, population: population, count: count, horizon: steps)
                         })
     }
 
     /// A learned ensemble: the live state read in the model's columns, the task's context updated.
-    public static func ensemble(_ rollouts: EnsembleRollouts, horizon: Int) -> MPCModel<E> {
+    public static func ensemble(_ rollouts: EnsembleRollouts) -> MPCModel<E> {
         let box = StateBox()
         return MPCModel(prepare: { env, obs in
                             rollouts.task.update(from: env)
@@ -139,7 +141,8 @@ public struct MPCModel<E: RobotEnvironment> {
                         },
                         rollout: { _, population, count in
                             guard box.state.count == rollouts.model.stateDimension else { return Array(repeating: .infinity, count: count) }
-                            return rollouts.costs(from: box.state, population: population, count: count, horizon: horizon)
+                            let steps = population.count / max(count * rollouts.task.actionDimension, 1)
+                            return rollouts.costs(from: box.state, population: population, count: count, horizon: steps)
                         },
                         score: { env, action, obs in
                             guard let after = try? env.modelState(names: rollouts.model.stateNames, observation: obs) else { return .nan }
@@ -154,7 +157,7 @@ final class StateBox { var state: [Double] = [] }
 /// Runs MPC with the simulator as the model (see ``runMPC(env:model:config:recorder:episodeIndexOffset:progress:)``).
 public func runSimulatorMPC<E: RobotEnvironment>(env: E, rollouts: SimulatorRollouts<E>, config: SimulatorMPCConfig,
                                                  progress: ((Int, Int, StepResult, Double) -> Void)? = nil) -> [MPCEpisode] {
-    (try? runMPC(env: env, model: .simulator(rollouts, horizon: config.planner.horizon), config: config, progress: progress)) ?? []
+    (try? runMPC(env: env, model: .simulator(rollouts), config: config, progress: progress)) ?? []
 }
 
 /// Runs receding-horizon MPC on `env` (a fresh reset with seed `config.seed + i` per episode) and reports

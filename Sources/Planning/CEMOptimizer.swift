@@ -81,6 +81,8 @@ public struct CEMConfiguration: Codable, Sendable, Equatable {
 public final class CEMOptimizer: TrajectoryOptimizer {
     public let horizon: Int
     public let actionBounds: BoxSpace
+    /// See ``TrajectoryOptimizer/shouldStop``.
+    public var shouldStop: (() -> Bool)?
     /// The settings this optimizer was built with.
     public let configuration: CEMConfiguration
 
@@ -110,7 +112,10 @@ public final class CEMOptimizer: TrajectoryOptimizer {
         let floor = (0..<d).map { configuration.minimumVarianceFraction * (high[$0] - low[$0]) * (high[$0] - low[$0]) }
         var bestCost = Double.infinity, evaluations = 0
 
-        for _ in 0..<configuration.iterations {
+        var done = 0
+        for iteration in 0..<configuration.iterations {
+            if iteration > 0, shouldStop?() == true { break }
+            done += 1
             // sample N candidates from the truncated Gaussian
             for j in 0..<n {
                 for i in 0..<d {
@@ -139,7 +144,7 @@ public final class CEMOptimizer: TrajectoryOptimizer {
                 std[i] = variance[i].squareRoot()
             }
         }
-        return OptimizationResult(solution: mean, bestCost: bestCost, iterations: configuration.iterations,
+        return OptimizationResult(solution: mean, bestCost: bestCost, iterations: done,
                                   evaluations: evaluations)
     }
 

@@ -110,6 +110,8 @@ public struct ICEMConfiguration: Codable, Sendable, Equatable {
 public final class ICEMOptimizer: TrajectoryOptimizer {
     public let horizon: Int
     public let actionBounds: BoxSpace
+    /// See ``TrajectoryOptimizer/shouldStop``.
+    public var shouldStop: (() -> Bool)?
     /// The settings this optimizer was built with.
     public let configuration: ICEMConfiguration
 
@@ -154,7 +156,10 @@ public final class ICEMOptimizer: TrajectoryOptimizer {
         // elites carried from the previous iteration: sequences (rows × d) and their costs
         var carried: [Double] = [], carriedCosts: [Double] = []
 
+        var done = 0
         for i in 0..<cfg.iterations {
+            if i > 0, shouldStop?() == true { break }
+            done += 1
             if i > 0 { n = max(Int(Double(n) / cfg.populationDecay), 2 * cfg.eliteCount) }
             let fromPreviousCall = (i == 0 && cfg.keepElitesAcrossCalls) ? keptElitesCount : 0
             let rows = n + fromPreviousCall
@@ -220,7 +225,7 @@ public final class ICEMOptimizer: TrajectoryOptimizer {
             keptElites = carried; keptElitesCount = carriedCosts.count; keptValidSteps = horizon
         }
         let solution = cfg.returnBestSample ? (bestSequence ?? mean) : mean
-        return OptimizationResult(solution: solution, bestCost: bestCost, iterations: cfg.iterations,
+        return OptimizationResult(solution: solution, bestCost: bestCost, iterations: done,
                                   evaluations: evaluations)
     }
 

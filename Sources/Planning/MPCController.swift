@@ -49,8 +49,12 @@ public final class MPCController: Policy {
 
     /// The optimizer used for every plan.
     public let optimizer: any TrajectoryOptimizer
-    /// Actions executed per plan, k ≥ 1 (≤ horizon).
+    /// Decisions executed per plan, k ≥ 1 (≤ horizon).
     public let replanInterval: Int
+    /// Control steps each decision is held for, r ≥ 1; the model sees horizon · r control steps.
+    public let actionRepeat: Int
+    /// Wall-clock budget per plan in seconds, nil for none (see ``PlannerConfiguration/deadline``).
+    public let deadline: Double?
     /// Whether plans start from the shifted previous plan.
     public let warmStart: Bool
 
@@ -58,7 +62,7 @@ public final class MPCController: Policy {
     private var rng: SeededRNG
     /// The current plan, shape (horizon × A); nil before the first call and after `reset`.
     private var plan: [Double]?
-    /// Actions of `plan` already executed.
+    /// Control steps of `plan` already executed.
     private var executed = 0
     /// Seconds per planning call since the last reset.
     private var durations: [Double] = []
@@ -68,15 +72,20 @@ public final class MPCController: Policy {
 
     /// - Parameters:
     ///   - optimizer: a trajectory optimizer; its horizon and bounds define the plan.
-    ///   - replanInterval: k, actions executed per plan (1 ≤ k ≤ horizon).
+    ///   - replanInterval: k, decisions executed per plan (1 ≤ k ≤ horizon).
+    ///   - actionRepeat: r, control steps per decision (the rollout sees each candidate expanded to
+    ///     horizon · r control steps).
+    ///   - deadline: seconds per plan, nil for none.
     ///   - warmStart: start each plan from the previous one shifted by k.
     ///   - seed: seed of the planning generator.
     ///   - rollout: the model-based cost of candidate sequences from an observation.
-    public init(optimizer: any TrajectoryOptimizer, replanInterval: Int = 1, warmStart: Bool = true, seed: UInt64,
-                rollout: @escaping Rollout) {
+    public init(optimizer: any TrajectoryOptimizer, replanInterval: Int = 1, actionRepeat: Int = 1, deadline: Double? = nil,
+                warmStart: Bool = true, seed: UInt64, rollout: @escaping Rollout) {
         precondition(replanInterval >= 1 && replanInterval <= optimizer.horizon,
                      "MPC: need 1 ≤ replanInterval ≤ horizon")
+        precondition(actionRepeat >= 1, "MPC: need actionRepeat ≥ 1")
         self.optimizer = optimizer; self.replanInterval = replanInterval; self.warmStart = warmStart
+        self.actionRepeat = actionRepeat; self.deadline = deadline.flatMap { $0 > 0 ? $0 : nil }
         self.rollout = rollout; self.rng = SeededRNG(seed: seed)
     }
 
@@ -86,8 +95,8 @@ public final class MPCController: Policy {
                             rollout: @escaping Rollout) {
         let opt = configuration.kind.makeOptimizer(horizon: configuration.horizon, actionBounds: actionBounds,
                                                    configuration: configuration)
-        self.init(optimizer: opt, replanInterval: configuration.replanInterval, warmStart: configuration.warmStart,
-                  seed: seed, rollout: rollout)
+        self.init(optimizer: opt, replanInterval: configuration.replanInterval, actionRepeat: configuration.actionRepeat,
+                  deadline: configuration.deadline, warmStart: configuration.warmStart, seed: seed, rollout: rollout)
     }
 
     /// Starts an episode: forgets the plan, resets the optimizer's kept state and the timing statistics,
@@ -98,12 +107,12 @@ public final class MPCController: Policy {
         optimizer.reset()
     }
 
-    /// The next action, shape (A): the next unexecuted action of the current plan, replanning first when
-    /// k actions of it have been executed (or there is no plan yet).
+    /// The next action, shape (A): the current decision of the plan (each held for r control steps),
+    /// replanning first when k decisions of it have been executed (or there is no plan yet).
     public func act(_ observation: [Double], deterministic: Bool) -> [Double] {
         let a = optimizer.actionDimension
-        if plan == nil || executed >= replanInterval { replan(from: observation) }
-        let t = executed
+        if plan == nil || executed >= replanInterval * actionRepeat { replan(from: observation) }
+        let t = executed / actionRepeat
         executed += 1
         return Array(plan![(t * a)..<((t + 1) * a)])
     }
@@ -119,20 +128,29 @@ public final class MPCController: Policy {
         let midpoint = optimizer.midpointSequence
         // warm start: shift the previous plan by the executed steps, fill the tail with the midpoint
         var initial = midpoint
+        let shift = executed / actionRepeat
         if let previous = plan, warmStart {
-            let shift = executed
             for k in 0..<((h - shift) * a) { initial[k] = previous[k + shift * a] }
             optimizer.advance(by: shift)
         } else if plan != nil {
-            optimizer.advance(by: executed)
+            optimizer.advance(by: shift)
         }
         // optimize against the model, timing the call
-        let rollout = self.rollout
+        let rollout = self.rollout, r = actionRepeat
         var generator = rng
         let clock = ContinuousClock()
+        if let deadline {
+            let end = clock.now.advanced(by: .nanoseconds(Int64(deadline * 1e9)))
+            optimizer.shouldStop = { clock.now >= end }
+        } else {
+            optimizer.shouldStop = nil
+        }
         var result: OptimizationResult?
         let elapsed = clock.measure {
-            result = optimizer.optimize(cost: { population, count in rollout(observation, population, count) },
+            result = optimizer.optimize(cost: { population, count in
+                                            r == 1 ? rollout(observation, population, count)
+                                                : rollout(observation, repeated(population, count: count, horizon: h, actionDimension: a, times: r), count)
+                                        },
                                         initialMean: initial, using: &generator)
         }
         rng = generator
@@ -142,4 +160,19 @@ public final class MPCController: Policy {
         plan = result!.solution
         executed = 0
     }
+}
+
+/// Each candidate's decisions held for `times` control steps: (count × horizon × A) → (count × horizon·times × A).
+func repeated(_ population: [Double], count: Int, horizon: Int, actionDimension a: Int, times: Int) -> [Double] {
+    var out = [Double](repeating: 0, count: count * horizon * times * a)
+    for c in 0..<count {
+        for t in 0..<horizon {
+            let src = (c * horizon + t) * a
+            for k in 0..<times {
+                let dst = ((c * horizon + t) * times + k) * a
+                for d in 0..<a { out[dst + d] = population[src + d] }
+            }
+        }
+    }
+    return out
 }

@@ -62,6 +62,8 @@ public struct MPPIConfiguration: Codable, Sendable, Equatable {
 public final class MPPIOptimizer: TrajectoryOptimizer {
     public let horizon: Int
     public let actionBounds: BoxSpace
+    /// See ``TrajectoryOptimizer/shouldStop``.
+    public var shouldStop: (() -> Bool)?
     /// The settings this optimizer was built with.
     public let configuration: MPPIConfiguration
 
@@ -91,7 +93,10 @@ public final class MPPIOptimizer: TrajectoryOptimizer {
         let sigma = (0..<d).map { configuration.noiseStdFraction * 0.5 * (high[$0] - low[$0]) }
         var bestCost = Double.infinity, evaluations = 0
 
-        for _ in 0..<configuration.iterations {
+        var done = 0
+        for iteration in 0..<configuration.iterations {
+            if iteration > 0, shouldStop?() == true { break }
+            done += 1
             // perturb and clip
             for j in 0..<n {
                 for i in 0..<d {
@@ -119,7 +124,7 @@ public final class MPPIOptimizer: TrajectoryOptimizer {
             }
             for i in 0..<d { mean[i] = min(max(mean[i] + update[i], low[i]), high[i]) }
         }
-        return OptimizationResult(solution: mean, bestCost: bestCost, iterations: configuration.iterations,
+        return OptimizationResult(solution: mean, bestCost: bestCost, iterations: done,
                                   evaluations: evaluations)
     }
 

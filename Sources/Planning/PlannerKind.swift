@@ -44,6 +44,12 @@ public struct PlannerConfiguration: Codable, Sendable, Equatable {
     /// Warm start each plan from the previous one shifted by k steps (tail filled with the bound
     /// midpoint); false starts every plan from the midpoint. Default true.
     public var warmStart: Bool = true
+    /// Hold each planned action for this many control steps (r ≥ 1): the plan has `horizon` decisions
+    /// covering horizon · r control steps, and k = `replanInterval` counts decisions. Default 1.
+    public var actionRepeat: Int = 1
+    /// Wall-clock budget per plan, seconds (0 = none): the optimizer stops after the iteration during which
+    /// the budget ran out (the first iteration always completes) and the plan uses what it has. Default 0.
+    public var deadline: Double = 0
     /// Settings used when `kind == .cem`.
     public var cem: CEMConfiguration = CEMConfiguration()
     /// Settings used when `kind == .icem`.
@@ -58,7 +64,7 @@ public struct PlannerConfiguration: Codable, Sendable, Equatable {
         self.cem = cem; self.icem = icem; self.mppi = mppi
     }
 
-    private enum CodingKeys: String, CodingKey { case kind, horizon, replanInterval, warmStart, cem, icem, mppi }
+    private enum CodingKeys: String, CodingKey { case kind, horizon, replanInterval, warmStart, actionRepeat, deadline, cem, icem, mppi }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -67,6 +73,8 @@ public struct PlannerConfiguration: Codable, Sendable, Equatable {
         horizon = try c.decodeIfPresent(Int.self, forKey: .horizon) ?? d.horizon
         replanInterval = try c.decodeIfPresent(Int.self, forKey: .replanInterval) ?? d.replanInterval
         warmStart = try c.decodeIfPresent(Bool.self, forKey: .warmStart) ?? d.warmStart
+        actionRepeat = try c.decodeIfPresent(Int.self, forKey: .actionRepeat) ?? d.actionRepeat
+        deadline = try c.decodeIfPresent(Double.self, forKey: .deadline) ?? d.deadline
         cem = try c.decodeIfPresent(CEMConfiguration.self, forKey: .cem) ?? d.cem
         icem = try c.decodeIfPresent(ICEMConfiguration.self, forKey: .icem) ?? d.icem
         mppi = try c.decodeIfPresent(MPPIConfiguration.self, forKey: .mppi) ?? d.mppi

@@ -51,6 +51,9 @@ public protocol TrajectoryOptimizer: AnyObject {
     var horizon: Int { get }
     /// Per-action-dimension bounds, dimension A; every sample lies inside them.
     var actionBounds: BoxSpace { get }
+    /// Checked before every iteration after the first: returning true ends the optimization early with
+    /// what it has (MPC's per-step deadline). Nil: always run every iteration.
+    var shouldStop: (() -> Bool)? { get set }
 
     /// Minimizes `cost` over sequences in the bounds.
     ///

@@ -45,7 +45,7 @@ struct MPC: ParsableCommand {
                 let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
                                                     maxCandidates: cfg.planner.maximumPopulation,
                                                     terminationPenalty: cfg.terminationPenalty, seed: cfg.seed)
-                try go(env, model: .ensemble(rollouts, horizon: cfg.planner.horizon), cfg,
+                try go(env, model: .ensemble(rollouts), cfg,
                        describe: "learned ensemble \(cfg.model), \(rollouts.particles) particles \(cfg.propagation.rawValue)")
             case .quadrupedWalk:
                 throw ValidationError("MPC on a learned model has a closed-form task cost for arm-reach only; plan the quadruped on the simulator (omit --model)")
@@ -56,11 +56,11 @@ struct MPC: ParsableCommand {
         case .armReach:
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
                                                  safetyWeight: cfg.safetyWeight) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
-            try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), model: .simulator(rollouts, horizon: cfg.planner.horizon), cfg, describe: "simulator, \(cfg.workers) workers")
+            try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
         case .quadrupedWalk:
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
                                                  safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(seed: cfg.seed) }
-            try go(QuadrupedWalkEnv(seed: cfg.seed), model: .simulator(rollouts, horizon: cfg.planner.horizon), cfg, describe: "simulator, \(cfg.workers) workers")
+            try go(QuadrupedWalkEnv(seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
         }
     }
 

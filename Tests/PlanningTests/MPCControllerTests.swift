@@ -64,6 +64,45 @@ struct MPCControllerTests {
         #expect(mpc.lastResult?.evaluations == 1000)
     }
 
+    @Test("action repeat: each decision is held r steps, the model sees horizon·r steps, and the integrator still settles")
+    func actionRepeat() {
+        var cfg = PlannerConfiguration(kind: .cem, horizon: 10, replanInterval: 2)
+        cfg.actionRepeat = 2
+        cfg.cem = CEMConfiguration(populationSize: 200, eliteCount: 20, iterations: 5)
+        var seen: Set<Int> = []
+        let inner = DoubleIntegrator.rolloutCost(horizon: 20)
+        let mpc = MPCController(configuration: cfg, actionBounds: BoxSpace(dimension: 1, bound: 1), seed: 5) { s, population, count in
+            seen.insert(population.count / count)
+            for j in 0..<count { for t in stride(from: 0, to: 20, by: 2) { #expect(population[j * 20 + t] == population[j * 20 + t + 1]) } }
+            return inner(s, population, count)
+        }
+        let (states, actions) = DoubleIntegrator.run(mpc, steps: 60)
+        #expect(seen == [20])
+        #expect(mpc.timing.calls == 15)  // k · r = 4 control steps per plan
+        for t in stride(from: 0, to: 60, by: 2) { #expect(actions[t] == actions[t + 1]) }
+        let last = states.last!
+        #expect(abs(last[0]) < 0.1 && abs(last[1]) < 0.1, "final state \(last)")
+    }
+
+    @Test("a deadline ends the optimization after the iteration in which it passes (the first always runs)")
+    func deadline() {
+        var cfg = PlannerConfiguration(kind: .cem, horizon: 5)
+        cfg.cem = CEMConfiguration(populationSize: 20, eliteCount: 4, iterations: 50)
+        cfg.deadline = 0.05
+        let inner = DoubleIntegrator.rolloutCost(horizon: 5)
+        let mpc = MPCController(configuration: cfg, actionBounds: BoxSpace(dimension: 1, bound: 1), seed: 1) { s, p, c in
+            Thread.sleep(forTimeInterval: 0.02)  // a slow model: 20 ms per iteration
+            return inner(s, p, c)
+        }
+        _ = mpc.act([1, 0], deterministic: true)
+        let done = mpc.lastResult!.iterations
+        #expect(done >= 1 && done < 50, "\(done) iterations")
+        cfg.deadline = 0
+        let unlimited = MPCController(configuration: cfg, actionBounds: BoxSpace(dimension: 1, bound: 1), seed: 1, rollout: inner)
+        _ = unlimited.act([1, 0], deterministic: true)
+        #expect(unlimited.lastResult!.iterations == 50)
+    }
+
     @Test("replanning every k steps plans ⌈steps/k⌉ times and still converges")
     func replanInterval() {
         let mpc = Self.makeController(seed: 22, replanInterval: 3)
