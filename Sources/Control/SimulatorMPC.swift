@@ -65,6 +65,8 @@ public struct SimulatorMPCConfig: Codable, Sendable {
     /// Settings of the arm-reach environment. Planning on a learned model needs the settings its data were
     /// recorded with (the meaning of `action.<joint>`: torques or PD targets).
     public var arm = ArmReachConfig()
+    /// Settings of the quadruped-walk environment (reward weights, commanded speed, limits …).
+    public var quadruped = QuadrupedWalkConfig()
     /// Episodes (trials), each with seed `seed + i`.
     public var episodes: Int = 20
     public var seed: UInt64 = 0

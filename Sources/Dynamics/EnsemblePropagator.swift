@@ -41,6 +41,8 @@ public final class EnsemblePropagator: @unchecked Sendable {
     var bufferA: [Float], bufferB: [Float]
     /// Gathered states (TS-1 and mean step).
     var gathered: [Float]
+    /// Standard-normal draws of one step (rows × S).
+    var noiseBuffer: [Float] = [0]
 
     /// Copies the elites of `model` (in `model.eliteMembers` order).
     /// - Parameter maxRowsPerMember: capacity R_max of a step; larger steps are a precondition failure.
@@ -178,37 +180,35 @@ public final class EnsemblePropagator: @unchecked Sendable {
         return inA ? Array(bufferA[0..<count]) : Array(bufferB[0..<count])
     }
 
-    /// s' = s + Δ from head rows (2S each: normalized mean, raw log-variance), with soft bounds and noise.
+    /// s' = s + Δ from head rows (2S each: normalized mean, raw log-variance), with soft bounds and noise:
+    /// the noise is drawn here, the arithmetic is `la_gaussian_step` (runtime-dispatched AVX2 exp/log).
     private func finishRows(states: UnsafePointer<Float>, head: UnsafePointer<Float>, rows: Int,
                             next: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<NormalStream>?) {
         let S = stateDimension
+        if let noise {
+            if noiseBuffer.count < rows * S { noiseBuffer = [Float](repeating: 0, count: rows * S) }
+            noiseBuffer.withUnsafeMutableBufferPointer { z in
+                for i in 0..<(rows * S) { z[i] = noise.pointee.next() }
+            }
+        }
         targetMean.withUnsafeBufferPointer { tm in targetStd.withUnsafeBufferPointer { ts in
         maxLogVar.withUnsafeBufferPointer { hi in minLogVar.withUnsafeBufferPointer { lo in
-            for r in 0..<rows {
-                let h = head + r * 2 * S, s = states + r * S, o = next + r * S
-                for d in 0..<S {
-                    var delta = h[d] * ts[d] + tm[d]
-                    if let noise {
-                        let raw = h[S + d]
-                        let s1 = hi[d] - softplus(hi[d] - raw)
-                        let logVar = lo[d] + softplus(s1 - lo[d])
-                        delta += exp(0.5 * logVar) * ts[d] * noise.pointee.next()
-                    }
-                    var v = s[d] + delta
-                    if isAngle[d] { v = wrappedToPi(v) }
-                    o[d] = v
-                }
-                if let q = quaternionDims {
-                    var n: Float = 0
-                    for d in q { n += o[d] * o[d] }
-                    if n > 0 { let inv = 1 / n.squareRoot(); for d in q { o[d] *= inv } }
-                }
+        noiseBuffer.withUnsafeBufferPointer { z in
+            la_gaussian_step(Int32(rows), Int32(S), head, states, tm.baseAddress!, ts.baseAddress!, hi.baseAddress!, lo.baseAddress!,
+                             noise == nil ? nil : z.baseAddress!, next)
+        } } } } }
+        guard !angleDims.isEmpty || quaternionDims != nil else { return }
+        for r in 0..<rows {
+            let o = next + r * S
+            for d in angleDims { o[d] = wrappedToPi(o[d]) }
+            if let q = quaternionDims {
+                var n: Float = 0
+                for d in q { n += o[d] * o[d] }
+                if n > 0 { let inv = 1 / n.squareRoot(); for d in q { o[d] *= inv } }
             }
-        } } } }
+        }
     }
 }
-
-@inline(__always) private func softplus(_ x: Float) -> Float { max(x, 0) + log(1 + exp(-abs(x))) }
 
 @inline(__always) private func wrappedToPi(_ a: Float) -> Float {
     var x = (a + .pi).truncatingRemainder(dividingBy: 2 * .pi)

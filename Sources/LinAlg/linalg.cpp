@@ -21,6 +21,9 @@
 
 namespace linalg_avx2 {
 void bias_silu(float* c, const float* bias, long m, long n);
+void gaussian_step(long rows, long s, const float* head, const float* states, const float* target_mean,
+                   const float* target_std, const float* max_logvar, const float* min_logvar, const float* noise,
+                   float* next);
 bool available();
 }  // namespace linalg_avx2
 
@@ -319,3 +322,31 @@ const char* la_build_info(void) {
 }
 
 }  // extern "C"
+
+//---------------------------------- ensemble sampling epilogue ----------------------------------
+
+namespace {
+inline float softplus_ref(float x) { return std::max(x, 0.0f) + std::log(1.0f + std::exp(-std::fabs(x))); }
+}  // namespace
+
+extern "C" void la_gaussian_step(int rows, int s, const float* head, const float* states, const float* target_mean,
+                                 const float* target_std, const float* max_logvar, const float* min_logvar,
+                                 const float* noise, float* next) {
+  if (rows <= 0 || s <= 0) return;
+  if (linalg_avx2::available()) {
+    linalg_avx2::gaussian_step(rows, s, head, states, target_mean, target_std, max_logvar, min_logvar, noise, next);
+    return;
+  }
+  for (long i = 0; i < rows; ++i) {
+    const float* h = head + i * 2 * s;
+    for (long d = 0; d < s; ++d) {
+      float delta = h[d] * target_std[d] + target_mean[d];
+      if (noise != nullptr) {
+        const float upper = max_logvar[d] - softplus_ref(max_logvar[d] - h[s + d]);
+        const float logvar = min_logvar[d] + softplus_ref(upper - min_logvar[d]);
+        delta += std::exp(0.5f * logvar) * target_std[d] * noise[i * s + d];
+      }
+      next[i * s + d] = states[i * s + d] + delta;
+    }
+  }
+}

@@ -59,8 +59,8 @@ struct MPC: ParsableCommand {
             try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
         case .quadrupedWalk:
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
-                                                 safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(seed: cfg.seed) }
-            try go(QuadrupedWalkEnv(seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
+                                                 safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
+            try go(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
         }
     }
 

@@ -529,3 +529,43 @@ struct LeastSquaresTests {
     #expect(info.contains("SIMD: "))
     #expect(la_build_info() == la_build_info())  // static string
 }
+
+// MARK: - Ensemble sampling epilogue
+
+@Suite("la_gaussian_step")
+struct GaussianStepTests {
+    @Test("matches the soft-bounded Gaussian step in Double, with and without noise, across the bound range")
+    func matchesReference() {
+        let rows = 37, s = 5
+        var seed: UInt64 = 12345
+        func uniform(_ lo: Double, _ hi: Double) -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(lo + (hi - lo) * Double(seed >> 11) * 0x1.0p-53)
+        }
+        // raw log-variances from far below the lower bound to far above the upper one
+        let head = (0..<(rows * 2 * s)).map { i in (i % (2 * s)) < s ? uniform(-3, 3) : uniform(-30, 15) }
+        let states = (0..<(rows * s)).map { _ in uniform(-2, 2) }
+        let tm = (0..<s).map { _ in uniform(-0.5, 0.5) }, ts = (0..<s).map { _ in uniform(0.1, 2) }
+        let hi = (0..<s).map { _ in uniform(0, 1) }, lo = (0..<s).map { _ in uniform(-12, -8) }
+        let noise = (0..<(rows * s)).map { _ in uniform(-3, 3) }
+        func softplus(_ x: Double) -> Double { max(x, 0) + log(1 + exp(-abs(x))) }
+        for withNoise in [false, true] {
+            var out = [Float](repeating: .nan, count: rows * s)
+            noise.withUnsafeBufferPointer { z in
+                la_gaussian_step(Int32(rows), Int32(s), head, states, tm, ts, hi, lo, withNoise ? z.baseAddress : nil, &out)
+            }
+            for i in 0..<rows {
+                for d in 0..<s {
+                    let mu = Double(head[i * 2 * s + d]), raw = Double(head[i * 2 * s + s + d])
+                    var expected = Double(states[i * s + d]) + mu * Double(ts[d]) + Double(tm[d])
+                    if withNoise {
+                        let upper = Double(hi[d]) - softplus(Double(hi[d]) - raw)
+                        let logVar = Double(lo[d]) + softplus(upper - Double(lo[d]))
+                        expected += exp(0.5 * logVar) * Double(ts[d]) * Double(noise[i * s + d])
+                    }
+                    #expect(abs(Double(out[i * s + d]) - expected) < 2e-5 * max(1, abs(expected)), "row \(i) dim \(d) noise \(withNoise)")
+                }
+            }
+        }
+    }
+}

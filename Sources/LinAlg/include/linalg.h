@@ -134,6 +134,25 @@ void la_gemm_batched(int batch, int m, int n, int k,
                      float* c,                       // outputs        (batch x m x n)
                      int activation);                // la_activation
 
+//---------------------------------- ensemble sampling (float) ----------------------------------
+
+/// The sampling epilogue of a probabilistic ensemble's Gaussian head (PETS trajectory sampling), for
+/// `rows` rows of state width s:
+///   logvar = min_lv + softplus(max_lv − softplus(max_lv − raw) − min_lv)     (soft bounds, mbrl-lib)
+///   next   = state + mu·target_std + target_mean [+ exp(logvar/2)·target_std·noise]
+/// with head rows laid out [mu (s), raw log-variance (s)] in normalized units, and the noise term only
+/// when `noise` (rows × s standard normals) is not NULL. Runtime-dispatched AVX2/FMA exp/log (relative
+/// error ~2e-7) when the CPU has them, the C library otherwise. `next` may alias `states`.
+void la_gaussian_step(int rows, int s,
+                      const float* head,                 // (rows x 2s)
+                      const float* states,               // (rows x s)
+                      const float* target_mean,          // (s)
+                      const float* target_std,           // (s)
+                      const float* max_logvar,           // (s)
+                      const float* min_logvar,           // (s)
+                      const float* LA_NULLABLE noise,    // (rows x s) or NULL
+                      float* next);                      // (rows x s)
+
 //---------------------------------- solvers (double) -------------------------------------------
 
 /// Solve a * x = b for a symmetric positive definite a, by pivoted LDL^T (Eigen::LDLT).
