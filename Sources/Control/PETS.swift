@@ -107,6 +107,13 @@ public final class PETSRunner<E: RobotEnvironment> {
         directory = URL(fileURLWithPath: config.output)
     }
 
+    /// What the model's data are: the environment and, for the arm, its control mode (saved with the model).
+    var provenance: [String: String] {
+        var p = ["env": config.env, "source": "mbc pets"]
+        if let arm = env as? ArmReachEnv { p["arm.controlMode"] = arm.config.controlMode.rawValue }
+        return p
+    }
+
     /// Whether `output` holds a run that can be resumed.
     public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: stateURL.path) }
 
@@ -152,6 +159,7 @@ public final class PETSRunner<E: RobotEnvironment> {
             if model == nil {
                 model = try ProbabilisticEnsemble(config: config.dynamics, stateNames: data.stateNames, actionNames: data.actionNames)
             }
+            model!.provenance = provenance
             let fitStart = Date()
             let reports = try model!.fit(data) { [onFitEpoch] r in onFitEpoch?(r) }
             let fitSeconds = Date().timeIntervalSince(fitStart)

@@ -8,7 +8,7 @@ extension ProbabilisticEnsemble {
     /// and biases `layers.<l>.bias` (E × out), the bounds `max_logvar`/`min_logvar` (S), the normalizers
     /// `input_mean`/`input_std` (F) and `target_mean`/`target_std` (S), all F32; `__metadata__` holds
     /// `format` ("mbc.probabilistic_ensemble.v1"), `config` (JSON), `state_names`, `action_names` and
-    /// `elites` (JSON arrays). Written atomically. `safetensors.torch.load_file` opens it.
+    /// `elites` (JSON arrays), and `provenance` (JSON object, when set). Written atomically. `safetensors.torch.load_file` opens it.
     public func save(to url: URL) throws {
         var tensors: [(name: String, shape: [Int], values: [Float])] = []
         var params = parameters
@@ -23,6 +23,7 @@ extension ProbabilisticEnsemble {
         let metadata = ["format": "mbc.probabilistic_ensemble.v1", "config": json(config),
                         "state_names": json(stateNames), "action_names": json(actionNames), "elites": json(eliteMembers),
                         "holdout_mse": json(lastHoldoutMSE)]
+            .merging(provenance.isEmpty ? [:] : ["provenance": json(provenance)]) { a, _ in a }
         try SafetensorsFile.write(floats: tensors, metadata: metadata, to: url)
     }
 
@@ -58,6 +59,7 @@ extension ProbabilisticEnsemble {
         model.targetMean = try file.floats("target_mean"); model.targetStd = try file.floats("target_std")
         model.eliteMembers = try meta("elites", [Int].self)
         model.lastHoldoutMSE = (try? meta("holdout_mse", [Double].self)) ?? []
+        model.provenance = file.metadata["provenance"] == nil ? [:] : try meta("provenance", [String: String].self)
         return model
     }
 }

@@ -219,6 +219,10 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
     /// Input feature width F of the network.
     public var inputSize: Int { inputMean.count }
 
+    /// Where the training data came from, saved with the model (e.g. `env`, `arm.controlMode`), so a planner
+    /// can refuse an environment whose actions mean something else. Empty when unknown.
+    public var provenance: [String: String] = [:]
+
     /// The best holdout MSE of each member (normalized units) after the last `fit`.
     public internal(set) var lastHoldoutMSE: [Double] = []
 

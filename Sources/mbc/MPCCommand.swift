@@ -40,6 +40,9 @@ struct MPC: ParsableCommand {
             let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
             switch kind {
             case .armReach:
+                if let mode = ensemble.provenance["arm.controlMode"], mode != cfg.arm.controlMode.rawValue {
+                    throw ValidationError("\(cfg.model) was trained on arm-reach data in \(mode) control, but this run's arm is in \(cfg.arm.controlMode.rawValue) control (the model's action.<joint> columns would mean something else); set arm.controlMode: \(mode) in the config")
+                }
                 let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
                 let task = try ArmReachModelTask(env: env, stateNames: ensemble.stateNames, actionNames: ensemble.actionNames)
                 let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,

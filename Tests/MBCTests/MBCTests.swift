@@ -230,5 +230,8 @@ struct DynamicsCLITests {
         #expect(mpc.status == 0, "\(mpc.stderr)")
         let m = try lastJSON(mpc.stdout)
         #expect(m["episodes"] as? Int == 1 && (m["model"] as? String)?.hasSuffix("model.safetensors") == true)
+        // the model remembers that its actions are PD targets: a torque-mode arm is refused with the reason
+        let wrongMode = try mbc(["mpc", "--env", "arm-reach", "--model", out + "/model.safetensors", "--episodes", "1", "--max-steps", "1"])
+        #expect(wrongMode.status != 0 && wrongMode.stderr.contains("position control"), "\(wrongMode.stderr)")
     }
 }
