@@ -108,7 +108,7 @@ public final class EnsembleRollouts: @unchecked Sendable {
                 for d in 0..<S where !next[g * S + d].isFinite { finite = false; break }
                 if terminated[g] != 0 || !finite {
                     done[g] = true
-                    total[g] += terminationPenalty * Float(horizon - 1 - t)
+                    total[g] += terminationPenalty * Float(horizon - t)  // as the simulator rollouts: every step left, this one included
                 }
             }
             swap(&s, &next)

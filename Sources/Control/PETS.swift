@@ -232,6 +232,7 @@ public final class PETSRunner<E: RobotEnvironment> {
     private func mpcEpisodes(model: ProbabilisticEnsemble, episodes: Int, seed: UInt64, recordIndex: Int?, stopOnSuccess: Bool,
                              progress: ((Int, Int, StepResult, Double) -> Void)?) throws -> [MPCEpisode] {
         let task = try makeTask(model.stateNames, model.actionNames)
+        _ = try env.modelState(names: model.stateNames, observation: Array(repeating: 0, count: env.observationSpace.dimension))  // every state column readable
         let rollouts = try EnsembleRollouts(model: model, task: task, particles: config.particles, propagation: config.propagation,
                                             maxCandidates: config.planner.maximumPopulation, seed: seed)
         var mpc = SimulatorMPCConfig()

@@ -44,6 +44,7 @@ struct MPC: ParsableCommand {
                     throw ValidationError("\(cfg.model) was trained on arm-reach data in \(mode) control, but this run's arm is in \(cfg.arm.controlMode.rawValue) control (the model's action.<joint> columns would mean something else); set arm.controlMode: \(mode) in the config")
                 }
                 let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
+                _ = try env.modelState(names: ensemble.stateNames, observation: env.observation())  // every state column readable
                 let task = try ArmReachModelTask(env: env, stateNames: ensemble.stateNames, actionNames: ensemble.actionNames)
                 let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
                                                     maxCandidates: cfg.planner.maximumPopulation,
