@@ -73,8 +73,10 @@ struct MPC: ParsableCommand {
         let recorder = try record.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
         let episodes = try runMPC(env: env, model: model, config: cfg, recorder: recorder) { ep, step, r, planning in
             if step % 10 == 0 || r.done {
-                let line = String(format: "episode %d step %d cost %.3f planning %.0f ms real-time factor %.2f",
+                var line = String(format: "episode %d step %d cost %.3f planning %.0f ms real-time factor %.2f",
                                   ep, step, -r.reward, planning * 1000, env.controlTimeStep / max(planning, 1e-9))
+                if let v = r.info["forward_velocity"] { line += String(format: " forward %.2f m/s", v) }
+                if let d = r.info["distance"] { line += String(format: " distance %.3f m", d) }
                 if tty { FileHandle.standardError.write(("\r" + line).data(using: .utf8)!) } else { FileHandle.standardError.write((line + "\n").data(using: .utf8)!) }
             }
         }
