@@ -1,5 +1,6 @@
 import ControlCore
 import Datasets
+import Dynamics
 import Environments
 import Foundation
 import Robots
@@ -249,7 +250,7 @@ public final class JointRegulationTask: ModelTask {
         for r in 0..<rows {
             var c: Float = 0
             for i in 0..<n {
-                let e = wrapped(next[r * S + qIndex[i]] - targets[i]), v = next[r * S + qdIndex[i]], a = actions[r * n + i]
+                let e = wrappedToPi(next[r * S + qIndex[i]] - targets[i]), v = next[r * S + qdIndex[i]], a = actions[r * n + i]
                 c += e * e + velocityWeight * v * v + controlWeight * a * a
             }
             cost[r] = c
@@ -261,7 +262,7 @@ public final class JointRegulationTask: ModelTask {
     public func cost(next q: [Double], velocities qd: [Double], action: [Double]) -> Double {
         var c = 0.0
         for i in 0..<q.count {
-            let e = Double(wrapped(Float(q[i]) - targets[i]))
+            let e = Double(wrappedToPi(Float(q[i]) - targets[i]))
             c += e * e + Double(velocityWeight) * qd[i] * qd[i] + Double(controlWeight) * action[i] * action[i]
         }
         return c
@@ -269,12 +270,6 @@ public final class JointRegulationTask: ModelTask {
 
     /// Whether every joint is within `successTolerance` of its target.
     public func reached(_ q: [Double]) -> Bool {
-        (0..<q.count).allSatisfy { abs(wrapped(Float(q[$0]) - targets[$0])) < successTolerance }
+        (0..<q.count).allSatisfy { abs(wrappedToPi(Float(q[$0]) - targets[$0])) < successTolerance }
     }
-}
-
-@inline(__always) func wrapped(_ a: Float) -> Float {
-    var x = (a + .pi).truncatingRemainder(dividingBy: 2 * .pi)
-    if x < 0 { x += 2 * .pi }
-    return x - .pi
 }

@@ -261,7 +261,7 @@ public final class PETSRunner<E: RobotEnvironment> {
     }
 
     private func record(_ it: PETSIteration, state: PETSState, metrics: MetricsWriter) throws {
-        var values: [(String, Double)] = [
+        let values: [(String, Double)] = [
             ("data_episodes", Double(it.dataEpisodes)), ("transitions", Double(it.transitions)),
             ("episode_return", it.episodeReturn), ("success", it.success ? 1 : 0),
             ("task_return", it.taskReturn ?? .nan), ("final_distance", it.finalDistance ?? .nan),
@@ -269,7 +269,6 @@ public final class PETSRunner<E: RobotEnvironment> {
             ("holdout_mse", it.holdoutMSE), ("fit_seconds", it.fitSeconds),
             ("planning_ms_mean", it.planningMean * 1000), ("planning_ms_p95", it.planningP95 * 1000),
         ]
-        values = values.map { ($0.0, $0.1) }
         try metrics.log(step: it.iteration, values: values)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

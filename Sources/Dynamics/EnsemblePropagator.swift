@@ -39,8 +39,6 @@ public final class EnsemblePropagator: @unchecked Sendable {
     let quaternionDims: [Int]?
     /// Ping-pong activation buffers, each K · maxRowsPerMember · max width.
     var bufferA: [Float], bufferB: [Float]
-    /// Gathered states (TS-1 and mean step).
-    var gathered: [Float]
     /// Standard-normal draws of one step (rows × S).
     var noiseBuffer: [Float] = [0]
 
@@ -71,7 +69,6 @@ public final class EnsemblePropagator: @unchecked Sendable {
         let width = widths.max()!
         bufferA = [Float](repeating: 0, count: members * maxRowsPerMember * width)
         bufferB = bufferA
-        gathered = [Float](repeating: 0, count: members * maxRowsPerMember * model.stateDimension)
     }
 
     /// Multiply–adds of one row through one member (2 × Σ in·out), for throughput reports.
@@ -210,7 +207,8 @@ public final class EnsemblePropagator: @unchecked Sendable {
     }
 }
 
-@inline(__always) private func wrappedToPi(_ a: Float) -> Float {
+/// An angle wrapped to (−π, π] (the Float twin of `wrapToPi`).
+@inline(__always) public func wrappedToPi(_ a: Float) -> Float {
     var x = (a + .pi).truncatingRemainder(dividingBy: 2 * .pi)
     if x < 0 { x += 2 * .pi }
     return x - .pi

@@ -82,9 +82,8 @@ struct MPC: ParsableCommand {
         }
         if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         try recorder?.close()
-        let planning = episodes.flatMap(\.planningSeconds).sorted()
-        let mean = planning.reduce(0, +) / Double(max(planning.count, 1))
-        let p95 = planning.isEmpty ? 0 : planning[min(planning.count - 1, Int((0.95 * Double(planning.count)).rounded(.up)) - 1)]
+        let timing = PlanningTimeStatistics(durations: episodes.flatMap(\.planningSeconds))
+        let (mean, p95) = (timing.meanSeconds, timing.p95Seconds)
         let successes = episodes.filter(\.success).count
         for e in episodes {
             say(String(format: "seed %llu: %@ in %d steps, return %.2f%@", e.seed, e.success ? "success" : (e.fell ? "fell" : "no success"),
