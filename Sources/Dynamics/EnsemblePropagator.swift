@@ -30,17 +30,23 @@ public final class EnsemblePropagator: @unchecked Sendable {
     let inputSize: Int
     let widths: [Int]
     let activations: [Int32]
-    /// Per layer: weights (K × in × out) and biases (K × out) of the elites.
-    let weights: [[Float]], biases: [[Float]]
+    /// Per layer: the elites' weights packed for `la_gemm_packed_batched` (K × `la_packed_size(in, out)`,
+    /// 64-byte aligned) and biases (K × out).
+    let packedWeights: [UnsafeMutablePointer<Float>], biases: [[Float]]
     let inputMean: [Float], inputInverseStd: [Float], targetMean: [Float], targetStd: [Float]
     let maxLogVar: [Float], minLogVar: [Float]
     let angleDims: [Int]
     let isAngle: [Bool]
     let quaternionDims: [Int]?
-    /// Ping-pong activation buffers, each K · maxRowsPerMember · max width.
-    var bufferA: [Float], bufferB: [Float]
-    /// Standard-normal draws of one step (rows × S).
-    var noiseBuffer: [Float] = [0]
+    /// Ping-pong activation buffers, each K · maxRowsPerMember · max width (64-byte aligned).
+    let bufferA: UnsafeMutablePointer<Float>, bufferB: UnsafeMutablePointer<Float>
+    /// TS-1 scratch: states, actions and results in member-major order (K · maxRowsPerMember rows).
+    let permutedStates: UnsafeMutablePointer<Float>, permutedActions: UnsafeMutablePointer<Float>,
+        permutedNext: UnsafeMutablePointer<Float>
+    /// Standard-normal draws of one step (K · maxRowsPerMember × S).
+    let noiseBuffer: UnsafeMutablePointer<Float>
+    /// Expectation scratch: the elites' mean head (maxRowsPerMember × 2S).
+    let meanHead: UnsafeMutablePointer<Float>
 
     /// Copies the elites of `model` (in `model.eliteMembers` order).
     /// - Parameter maxRowsPerMember: capacity R_max of a step; larger steps are a precondition failure.
@@ -53,9 +59,21 @@ public final class EnsemblePropagator: @unchecked Sendable {
         self.maxRowsPerMember = maxRowsPerMember
         inputSize = model.inputMean.count
         let net = model.parameters.net.selecting(members: elites)
-        widths = [net.inputSize] + net.layers.map(\.outputSize)
+        let widths = [net.inputSize] + net.layers.map(\.outputSize)
+        self.widths = widths
         activations = net.layers.map { $0.activation.linAlgCode }
-        weights = net.layers.map(\.weight.value)
+        let K = elites.count
+        packedWeights = net.layers.enumerated().map { l, layer in
+            let kIn = widths[l], n = widths[l + 1]
+            let size = la_packed_size(Int32(kIn), Int32(n))
+            let packed = Self.allocate(K * size)
+            layer.weight.value.withUnsafeBufferPointer { w in
+                for e in 0..<K {
+                    la_pack_b(Int32(kIn), Int32(n), w.baseAddress! + e * kIn * n, packed + e * size)
+                }
+            }
+            return packed
+        }
         biases = net.layers.map(\.bias.value)
         inputMean = model.inputMean
         inputInverseStd = model.inputStd.map { 1 / $0 }
@@ -66,9 +84,27 @@ public final class EnsemblePropagator: @unchecked Sendable {
         angleDims = model.angleDims
         isAngle = (0..<model.stateDimension).map { model.angleDims.contains($0) }
         quaternionDims = model.quaternionDims
-        let width = widths.max()!
-        bufferA = [Float](repeating: 0, count: members * maxRowsPerMember * width)
-        bufferB = bufferA
+        let rows = K * maxRowsPerMember, S = model.stateDimension, A = model.actionDimension
+        bufferA = Self.allocate(rows * widths.max()!)
+        bufferB = Self.allocate(rows * widths.max()!)
+        permutedStates = Self.allocate(rows * S)
+        permutedActions = Self.allocate(rows * A)
+        permutedNext = Self.allocate(rows * S)
+        noiseBuffer = Self.allocate(rows * S)
+        meanHead = Self.allocate(maxRowsPerMember * 2 * S)
+    }
+
+    deinit {
+        for p in packedWeights { p.deallocate() }
+        for p in [bufferA, bufferB, permutedStates, permutedActions, permutedNext, noiseBuffer, meanHead] { p.deallocate() }
+    }
+
+    /// `count` zeroed floats on a 64-byte boundary (cache line; the GEMM kernel's loads never split one).
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+        let p = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        p.initialize(repeating: 0, count: max(1, count))
+        return p
     }
 
     /// Multiply–adds of one row through one member (2 × Σ in·out), for throughput reports.
@@ -87,9 +123,7 @@ public final class EnsemblePropagator: @unchecked Sendable {
         precondition(rowsPerMember > 0 && rowsPerMember <= maxRowsPerMember, "EnsemblePropagator: \(rowsPerMember) rows per member, capacity \(maxRowsPerMember)")
         let rows = members * rowsPerMember
         let head = forward(states: states, actions: actions, rows: rowsPerMember, replicate: false)
-        head.withUnsafeBufferPointer { h in
-            finishRows(states: states, head: h.baseAddress!, rows: rows, next: next, noise: noise)
-        }
+        finishRows(states: states, head: head, rows: rows, next: next, noise: noise)
     }
 
     /// One TS-1 step: row i of the caller's (N × S) states is propagated by member `assignment[i] / R` …
@@ -99,19 +133,16 @@ public final class EnsemblePropagator: @unchecked Sendable {
                              next: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<NormalStream>?) {
         let S = stateDimension, A = actionDimension, rows = members * rowsPerMember
         precondition(slotOf.count == rows)
-        var sIn = [Float](repeating: 0, count: rows * S), aIn = [Float](repeating: 0, count: rows * A)
+        precondition(rowsPerMember > 0 && rowsPerMember <= maxRowsPerMember, "EnsemblePropagator: \(rowsPerMember) rows per member, capacity \(maxRowsPerMember)")
+        let sIn = permutedStates, aIn = permutedActions, out = permutedNext
         for i in 0..<rows {
             let k = Int(slotOf[i])
-            for d in 0..<S { sIn[k * S + d] = states[i * S + d] }
-            for d in 0..<A { aIn[k * A + d] = actions[i * A + d] }
+            (sIn + k * S).update(from: states + i * S, count: S)
+            (aIn + k * A).update(from: actions + i * A, count: A)
         }
-        var out = [Float](repeating: 0, count: rows * S)
-        sIn.withUnsafeBufferPointer { sp in aIn.withUnsafeBufferPointer { ap in out.withUnsafeMutableBufferPointer { op in
-            step(states: sp.baseAddress!, actions: ap.baseAddress!, rowsPerMember: rowsPerMember, next: op.baseAddress!, noise: noise)
-        } } }
+        step(states: sIn, actions: aIn, rowsPerMember: rowsPerMember, next: out, noise: noise)
         for i in 0..<rows {
-            let k = Int(slotOf[i])
-            for d in 0..<S { next[i * S + d] = out[k * S + d] }
+            (next + i * S).update(from: out + Int(slotOf[i]) * S, count: S)
         }
     }
 
@@ -122,7 +153,7 @@ public final class EnsemblePropagator: @unchecked Sendable {
         let S = stateDimension, K = members
         let head = forward(states: states, actions: actions, rows: rows, replicate: true)
         // average the members' normalized means, then finish as one block with ε = 0
-        var meanHead = [Float](repeating: 0, count: rows * 2 * S)
+        meanHead.update(repeating: 0, count: rows * 2 * S)
         let scale = 1 / Float(K)
         for k in 0..<K {
             for r in 0..<rows {
@@ -130,51 +161,43 @@ public final class EnsemblePropagator: @unchecked Sendable {
                 for d in 0..<S { meanHead[dst + d] += scale * head[src + d] }
             }
         }
-        meanHead.withUnsafeBufferPointer { h in
-            finishRows(states: states, head: h.baseAddress!, rows: rows, next: next, noise: nil)
-        }
+        finishRows(states: states, head: meanHead, rows: rows, next: next, noise: nil)
     }
 
     // MARK: - internals
 
     /// Normalized features of `rows` rows per member into bufferA and the forward pass; returns the head
-    /// (K·rows × 2S) in a buffer. `replicate`: every member reads the same `rows` rows.
-    private func forward(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, replicate: Bool) -> [Float] {
+    /// (K·rows × 2S) in one of the ping-pong buffers (valid until the next call). `replicate`: every member
+    /// reads the same `rows` rows.
+    private func forward(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, replicate: Bool) -> UnsafeMutablePointer<Float> {
         let S = stateDimension, A = actionDimension, F = inputSize, K = members
         let sourceRows = replicate ? rows : K * rows
-        bufferA.withUnsafeMutableBufferPointer { xb in
-            let x = xb.baseAddress!
-            inputMean.withUnsafeBufferPointer { mu in inputInverseStd.withUnsafeBufferPointer { inv in
-                for r in 0..<sourceRows {
-                    let o = x + r * F, s = states + r * S, a = actions + r * A
-                    var k = 0
-                    for d in 0..<S {
-                        let v = isAngle[d] ? sin(s[d]) : s[d]
-                        o[k] = (v - mu[k]) * inv[k]; k += 1
-                    }
-                    for d in angleDims { o[k] = (cos(s[d]) - mu[k]) * inv[k]; k += 1 }
-                    for d in 0..<A { o[k] = (a[d] - mu[k]) * inv[k]; k += 1 }
+        let x = bufferA
+        inputMean.withUnsafeBufferPointer { mu in inputInverseStd.withUnsafeBufferPointer { inv in
+            for r in 0..<sourceRows {
+                let o = x + r * F, s = states + r * S, a = actions + r * A
+                var k = 0
+                for d in 0..<S {
+                    let v = isAngle[d] ? sin(s[d]) : s[d]
+                    o[k] = (v - mu[k]) * inv[k]; k += 1
                 }
-            } }
-            if replicate {
-                for m in 1..<K { (x + m * rows * F).update(from: x, count: rows * F) }
+                for d in angleDims { o[k] = (cos(s[d]) - mu[k]) * inv[k]; k += 1 }
+                for d in 0..<A { o[k] = (a[d] - mu[k]) * inv[k]; k += 1 }
             }
+        } }
+        if replicate {
+            for m in 1..<K { (x + m * rows * F).update(from: x, count: rows * F) }
         }
         // layers: ping-pong between bufferA and bufferB
-        var inA = true
+        var src = bufferA, dst = bufferB
         for l in 0..<(widths.count - 1) {
             let n = widths[l + 1], kIn = widths[l]
-            weights[l].withUnsafeBufferPointer { w in biases[l].withUnsafeBufferPointer { b in
-                bufferA.withUnsafeMutableBufferPointer { pa in bufferB.withUnsafeMutableBufferPointer { pb in
-                    let src = inA ? pa.baseAddress! : pb.baseAddress!
-                    let dst = inA ? pb.baseAddress! : pa.baseAddress!
-                    la_gemm_batched(Int32(K), Int32(rows), Int32(n), Int32(kIn), src, w.baseAddress!, b.baseAddress!, dst, activations[l])
-                } }
-            } }
-            inA.toggle()
+            biases[l].withUnsafeBufferPointer { b in
+                la_gemm_packed_batched(Int32(K), Int32(rows), Int32(n), Int32(kIn), src, packedWeights[l], b.baseAddress!, dst, activations[l])
+            }
+            swap(&src, &dst)
         }
-        let count = K * rows * 2 * S
-        return inA ? Array(bufferA[0..<count]) : Array(bufferB[0..<count])
+        return src
     }
 
     /// s' = s + Δ from head rows (2S each: normalized mean, raw log-variance), with soft bounds and noise:
@@ -183,17 +206,13 @@ public final class EnsemblePropagator: @unchecked Sendable {
                             next: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<NormalStream>?) {
         let S = stateDimension
         if let noise {
-            if noiseBuffer.count < rows * S { noiseBuffer = [Float](repeating: 0, count: rows * S) }
-            noiseBuffer.withUnsafeMutableBufferPointer { z in
-                for i in 0..<(rows * S) { z[i] = noise.pointee.next() }
-            }
+            noise.pointee.fill(noiseBuffer, count: rows * S)
         }
         targetMean.withUnsafeBufferPointer { tm in targetStd.withUnsafeBufferPointer { ts in
         maxLogVar.withUnsafeBufferPointer { hi in minLogVar.withUnsafeBufferPointer { lo in
-        noiseBuffer.withUnsafeBufferPointer { z in
             la_gaussian_step(Int32(rows), Int32(S), head, states, tm.baseAddress!, ts.baseAddress!, hi.baseAddress!, lo.baseAddress!,
-                             noise == nil ? nil : z.baseAddress!, next)
-        } } } } }
+                             noise == nil ? nil : UnsafePointer(noiseBuffer), next)
+        } } } }
         guard !angleDims.isEmpty || quaternionDims != nil else { return }
         for r in 0..<rows {
             let o = next + r * S
@@ -232,5 +251,25 @@ public struct NormalStream: Sendable {
         let theta = 2 * Float.pi * u2
         spare = r * sin(theta); hasSpare = true
         return r * cos(theta)
+    }
+
+    /// Writes the next `count` samples to `out`: the same transform of the same random words as repeated
+    /// ``next()`` (a pending spare first), with the logarithm and sine/cosine done in batches by
+    /// `la_box_muller` (AVX2 polynomials when available, so values can differ from `next()`'s by ~1e-6).
+    public mutating func fill(_ out: UnsafeMutablePointer<Float>, count: Int) {
+        guard count > 0 else { return }
+        var i = 0
+        if hasSpare { out[0] = spare; hasSpare = false; i = 1 }
+        let pairs = (count - i) / 2
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 256) { words in
+            var done = 0
+            while done < pairs {
+                let n = Swift.min(256, pairs - done)
+                for j in 0..<n { words[j] = rng.next() }
+                la_box_muller(n, words.baseAddress!, out + i + 2 * done)
+                done += n
+            }
+        }
+        if (count - i) % 2 == 1 { out[count - 1] = next() }
     }
 }

@@ -106,6 +106,50 @@ __attribute__((target("avx2,fma"))) void gaussian_step(long rows, long s, const 
   }
 }
 
+/// sin and cos of 2π·u for u in [0, 1), vectorizable: u is reduced to the nearest quarter turn q and a
+/// remainder x in [−π/4, π/4], whose sine (degree 7) and cosine (degree 8) Taylor polynomials are within
+/// 3e-7 there; the quarter turn then swaps and negates them.
+__attribute__((target("avx2,fma"), always_inline)) static inline void sincos_turns(float u, float* s, float* c) {
+  const float t = u - __builtin_floorf(u + 0.5f);           // [−½, ½]
+  const float qf = __builtin_floorf(4.0f * t + 0.5f);       // nearest quarter turn, −2 … 2
+  const float x = 6.28318530717958648f * __builtin_fmaf(qf, -0.25f, t);
+  const float x2 = x * x;
+  float sp = -1.9841269841e-4f;
+  sp = __builtin_fmaf(sp, x2, 8.3333333333e-3f);
+  sp = __builtin_fmaf(sp, x2, -1.6666666667e-1f);
+  const float sx = __builtin_fmaf(sp * x2, x, x);
+  float cp = 2.4801587302e-5f;
+  cp = __builtin_fmaf(cp, x2, -1.3888888889e-3f);
+  cp = __builtin_fmaf(cp, x2, 4.1666666667e-2f);
+  cp = __builtin_fmaf(cp, x2, -0.5f);
+  const float cx = __builtin_fmaf(cp, x2, 1.0f);
+  const int q = int(qf) & 3;
+  const float sv = (q & 1) ? cx : sx, cv = (q & 1) ? sx : cx;
+  *s = (q == 2 || q == 3) ? -sv : sv;                        // sin(x + qπ/2)
+  *c = (q == 1 || q == 2) ? -cv : cv;                        // cos(x + qπ/2)
+}
+
+/// Box–Muller on 64-bit random words (see la_box_muller in linalg.h).
+__attribute__((target("avx2,fma"))) void box_muller(long pairs, const uint64_t* bits, float* out) {
+  constexpr long kChunk = 64;
+  float u1[kChunk], u2[kChunk], r[kChunk], sn[kChunk], cs[kChunk];
+  for (long p0 = 0; p0 < pairs; p0 += kChunk) {
+    const long len = pairs - p0 < kChunk ? pairs - p0 : kChunk;
+    for (long i = 0; i < len; ++i) {
+      const uint64_t b = bits[p0 + i];
+      u1[i] = float(int32_t(b >> 40) + 1) * 0x1.0p-24f;          // (0, 1]
+      u2[i] = float(int32_t((b >> 16) & 0xFFFFFF)) * 0x1.0p-24f;  // [0, 1)
+    }
+    for (long i = 0; i < len; ++i) r[i] = __builtin_sqrtf(-2.0f * log_approx(u1[i]));
+    for (long i = 0; i < len; ++i) sincos_turns(u2[i], &sn[i], &cs[i]);
+    float* o = out + 2 * p0;
+    for (long i = 0; i < len; ++i) {
+      o[2 * i] = r[i] * cs[i];
+      o[2 * i + 1] = r[i] * sn[i];
+    }
+  }
+}
+
 /// True when this CPU can run the functions above.
 bool available() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");

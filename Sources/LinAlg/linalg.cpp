@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -25,6 +26,9 @@ void gaussian_step(long rows, long s, const float* head, const float* states, co
                    const float* target_std, const float* max_logvar, const float* min_logvar, const float* noise,
                    float* next);
 bool available();
+void box_muller(long pairs, const uint64_t* bits, float* out);
+void gemm_packed(long m, long n, long k, const float* a, const float* packed, const float* bias, float* c,
+                 int fused_act);
 }  // namespace linalg_avx2
 
 namespace {
@@ -212,6 +216,78 @@ void la_gemm_batched(int batch, int m, int n, int k, const float* a, const float
               k > 0 ? b + e * sb : nullptr,
               bias != nullptr ? bias + e * Index(n) : nullptr,
               c + e * sc, activation, 0.0f);
+  }
+}
+
+void la_box_muller(long pairs, const uint64_t* bits, float* out) {
+  if (pairs <= 0) return;
+  if (linalg_avx2::available()) {
+    linalg_avx2::box_muller(pairs, bits, out);
+    return;
+  }
+  for (long i = 0; i < pairs; ++i) {
+    const uint64_t b = bits[i];
+    const float u1 = float(int32_t(b >> 40) + 1) * 0x1.0p-24f;
+    const float u2 = float(int32_t((b >> 16) & 0xFFFFFF)) * 0x1.0p-24f;
+    const float r = std::sqrt(-2.0f * std::log(u1));
+    const float theta = 6.28318530717958648f * u2;
+    out[2 * i] = r * std::cos(theta);
+    out[2 * i + 1] = r * std::sin(theta);
+  }
+}
+
+long la_packed_size(int k, int n) {
+  if (k <= 0 || n <= 0) return 0;
+  return long(k) * 16 * ((long(n) + 15) / 16);
+}
+
+void la_pack_b(int k, int n, const float* b, float* packed) {
+  if (k <= 0 || n <= 0) return;
+  const long panels = (long(n) + 15) / 16;
+  for (long q = 0; q < panels; ++q) {
+    const long j0 = q * 16, cols = std::min<long>(16, n - j0);
+    for (long p = 0; p < k; ++p) {
+      float* dst = packed + (q * k + p) * 16;
+      const float* src = b + p * long(n) + j0;
+      long j = 0;
+      for (; j < cols; ++j) dst[j] = src[j];
+      for (; j < 16; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+void la_gemm_packed(int m, int n, int k, const float* a, const float* packed_b, const float* bias, float* c,
+                    int activation) {
+  if (m < 0 || n < 0 || k < 0 || !nonempty(m, n)) return;
+  const bool fusable = activation == LA_ACT_NONE || activation == LA_ACT_RELU || activation == LA_ACT_SILU;
+  if (k > 0 && linalg_avx2::available()) {
+    linalg_avx2::gemm_packed(m, n, k, a, packed_b, bias, c, fusable ? activation : LA_ACT_NONE);
+    if (!fusable) epilogue(c, nullptr, m, n, activation);
+    return;
+  }
+  // Portable path: the product straight from the panels, then la_gemm's epilogue.
+  for (long i = 0; i < m; ++i) {
+    float* row = c + i * long(n);
+    for (long j = 0; j < n; ++j) row[j] = 0.0f;
+    for (long q = 0; q * 16 < n; ++q) {
+      const long j0 = q * 16, cols = std::min<long>(16, n - j0);
+      const float* panel = packed_b + q * long(k) * 16;
+      for (long p = 0; p < k; ++p) {
+        const float av = a[i * long(k) + p];
+        for (long j = 0; j < cols; ++j) row[j0 + j] += av * panel[p * 16 + j];
+      }
+    }
+  }
+  epilogue(c, bias, m, n, activation);
+}
+
+void la_gemm_packed_batched(int batch, int m, int n, int k, const float* a, const float* packed_b,
+                            const float* bias, float* c, int activation) {
+  if (batch <= 0 || m < 0 || n < 0 || k < 0 || !nonempty(m, n)) return;
+  const long sa = long(m) * k, sp = la_packed_size(k, n), sc = long(m) * n;
+  for (long e = 0; e < batch; ++e) {
+    la_gemm_packed(m, n, k, a + e * sa, packed_b + e * sp, bias != nullptr ? bias + e * long(n) : nullptr,
+                   c + e * sc, activation);
   }
 }
 

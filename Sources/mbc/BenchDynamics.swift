@@ -118,9 +118,25 @@ struct BenchDynamics: ParsableCommand {
 
 /// Runs a peers' script pinned to one core and parses its JSON lines.
 func runPeerScript(python: String, script: String, arguments: [String]) -> [[String: Any]] {
+    runPeer(python: python, arguments: [script] + arguments)
+}
+
+/// Runs exactly one of the peer script's `MEASUREMENTS` (its `--only` matches substrings, so `cem_E5`
+/// would also run the slow `cem_E5_bf16`): loads the script as a module and calls that entry, one thread.
+func runPeerMeasurement(python: String, script: String, name: String) -> [[String: Any]] {
+    let code = """
+        import runpy, torch
+        torch.set_num_threads(1); torch.set_num_interop_threads(1)
+        runpy.run_path(\(String(reflecting: script)), run_name="peer")["MEASUREMENTS"][\(String(reflecting: name))]()
+        """
+    return runPeer(python: python, arguments: ["-c", code])
+}
+
+/// `python arguments…` pinned to core 0; the JSON lines it prints.
+private func runPeer(python: String, arguments: [String]) -> [[String: Any]] {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-    process.arguments = ["-c", "0", python, script] + arguments
+    process.arguments = ["-c", "0", python] + arguments
     let pipe = Pipe()
     process.standardOutput = pipe
     do { try process.run() } catch {

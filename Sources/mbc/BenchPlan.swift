@@ -57,7 +57,8 @@ struct BenchPlan: ParsableCommand {
                                          "gflops": flops / wall / 1e9, "gemm_gflops": gemm, "fraction_of_gemm_peak": bound / wall]]
         var peers: [[String: Any]] = []
         if let python = peersPython {
-            peers = runPeerScript(python: python, script: peersScript, arguments: ["--threads", "1", "--only", noBF16 ? "cem_E5" : "cem"])
+            peers = noBF16 ? runPeerMeasurement(python: python, script: peersScript, name: "cem_E5")
+                : runPeerScript(python: python, script: peersScript, arguments: ["--threads", "1", "--only", "cem"])
                 .filter { noBF16 ? (($0["measure"] as? String) == "cem E=5") : true }
             for p in peers { say("peer: \(p)") }
             for p in peers {

@@ -68,6 +68,18 @@ struct EnsemblePlanningTests {
         }
     }
 
+    @Test("NormalStream.fill gives the samples of repeated next(), spare and odd counts included")
+    func normalStreamFillMatchesNext() {
+        var scalar = NormalStream(seed: 9), batched = NormalStream(seed: 9)
+        for count in [1, 2, 7, 600, 513] {  // odd counts leave a spare for the next call
+            let want = (0..<count).map { _ in scalar.next() }
+            var got = [Float](repeating: .nan, count: count)
+            got.withUnsafeMutableBufferPointer { batched.fill($0.baseAddress!, count: count) }
+            let worst = zip(got, want).map { abs($0 - $1) }.max()!
+            #expect(worst < 2e-5, "count \(count): largest difference \(worst)")
+        }
+    }
+
     @Test("sampled steps have the member's predicted mean and variance")
     func propagatorSamplesTheGaussian() throws {
         let model = try fittedToyEnsemble()

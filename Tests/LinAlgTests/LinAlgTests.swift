@@ -351,6 +351,121 @@ struct BatchedGemmTests {
     }
 }
 
+// MARK: - GEMM with packed weights
+
+@Suite("la_gemm_packed")
+struct PackedGemmTests {
+    /// Shapes around the kernel's 6-row tiles and 16-column panels (partial panels of 1, 8, 9 and 15
+    /// columns, 1–5 leftover rows, blocks past 96 rows) and the planner's layer shapes.
+    static let shapes: [Shape] = gemmShapes + [
+        Shape(6, 16, 3), Shape(12, 32, 35), Shape(13, 17, 8), Shape(101, 24, 40), Shape(97, 54, 200),
+        Shape(200, 200, 200), Shape(5, 9, 35),
+    ]
+
+    /// Every activation × {bias, no bias} against the naive loop in Double; the packed layout is as documented.
+    @Test("matches naive triple loop", arguments: shapes)
+    func matchesNaive(shape: Shape) {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        var rng = SplitMix64(seed: UInt64(7 + m * 31 + n * 7 + k))
+        let a = randomFloats(m * k, &rng)
+        let b = randomFloats(k * n, &rng)
+        let bias = randomFloats(n, &rng)
+        let size = la_packed_size(Int32(k), Int32(n))
+        #expect(size == k * 16 * ((n + 15) / 16))
+        var packed = [Float](repeating: .nan, count: size)
+        la_pack_b(Int32(k), Int32(n), b, &packed)
+        // panel q, row p, column j: b[p][16q + j], zero past n
+        for q in 0..<((n + 15) / 16) { for p in 0..<k { for j in 0..<16 {
+            let want: Float = 16 * q + j < n ? b[p * n + 16 * q + j] : 0
+            if packed[(q * k + p) * 16 + j] != want { Issue.record("packed[\(q),\(p),\(j)]"); return }
+        } } }
+        let prod = naiveProduct(m: m, n: n, k: k, { a[$0 * k + $1] }, { b[$0 * n + $1] })
+        for act in allActivations {
+            for useBias in [false, true] {
+                var c = [Float](repeating: .nan, count: m * n + 3)  // 3 guard entries past the end
+                if useBias {
+                    la_gemm_packed(Int32(m), Int32(n), Int32(k), a, packed, bias, &c, code(act))
+                } else {
+                    la_gemm_packed(Int32(m), Int32(n), Int32(k), a, packed, nil, &c, code(act))
+                }
+                var want = prod.value, scale = prod.scale
+                for i in 0..<m { for j in 0..<n {
+                    let bj = useBias ? Double(bias[j]) : 0
+                    want[i * n + j] = reference(act, prod.value[i * n + j] + bj)
+                    scale[i * n + j] += abs(bj) + abs(want[i * n + j])
+                } }
+                let bad = firstMismatch(Array(c[0..<(m * n)]), want, scale: scale)
+                #expect(bad == nil, "act=\(act.rawValue) bias=\(useBias) at \(bad ?? -1): got \(bad.map { c[$0] } ?? 0) want \(bad.map { want[$0] } ?? 0)")
+                let guardIntact = c[(m * n)...].allSatisfy { $0.isNaN }
+                #expect(guardIntact, "wrote past the output")
+            }
+        }
+    }
+
+    /// The batched form equals one call per member, and agrees with la_gemm_batched.
+    @Test func batchedEqualsLoop() {
+        let (batch, m, n, k) = (5, 37, 54, 29)
+        var rng = SplitMix64(seed: 5)
+        let a = randomFloats(batch * m * k, &rng), b = randomFloats(batch * k * n, &rng), bias = randomFloats(batch * n, &rng)
+        let size = la_packed_size(Int32(k), Int32(n))
+        var packed = [Float](repeating: 0, count: batch * size)
+        packed.withUnsafeMutableBufferPointer { p in
+            for e in 0..<batch { la_pack_b(Int32(k), Int32(n), Array(b[(e * k * n)..<((e + 1) * k * n)]), p.baseAddress! + e * size) }
+        }
+        var batched = [Float](repeating: .nan, count: batch * m * n)
+        la_gemm_packed_batched(Int32(batch), Int32(m), Int32(n), Int32(k), a, packed, bias, &batched, code(LA_ACT_SILU))
+        var reference = [Float](repeating: .nan, count: batch * m * n)
+        la_gemm_batched(Int32(batch), Int32(m), Int32(n), Int32(k), a, b, bias, &reference, code(LA_ACT_SILU))
+        for e in 0..<batch {
+            var one = [Float](repeating: .nan, count: m * n)
+            la_gemm_packed(Int32(m), Int32(n), Int32(k), Array(a[(e * m * k)..<((e + 1) * m * k)]),
+                           Array(packed[(e * size)..<((e + 1) * size)]), Array(bias[(e * n)..<((e + 1) * n)]), &one, code(LA_ACT_SILU))
+            #expect(Array(batched[(e * m * n)..<((e + 1) * m * n)]) == one, "member \(e)")
+        }
+        let worst = zip(batched, reference).map { abs($0 - $1) }.max()!
+        #expect(worst < 1e-5, "packed vs la_gemm_batched: \(worst)")
+    }
+}
+
+// MARK: - Box–Muller
+
+@Suite("la_box_muller")
+struct BoxMullerTests {
+    /// The documented transform of the words, evaluated in Double, to 2e-6 (the vector log and sincos);
+    /// words that hit u1 = 1 (r = 0), u1 = 2^-24 (the largest radius) and every quarter turn included.
+    @Test func matchesTheTransformInDouble() {
+        var rng = SplitMix64(seed: 11)
+        var words = (0..<4096).map { _ in rng.next() }
+        words += [UInt64(0xFFFFFF) << 40, 0, UInt64(0x400000) << 16, UInt64(0x800000) << 16, UInt64(0xC00000) << 16, UInt64(0xFFFFFF) << 16]
+        var out = [Float](repeating: .nan, count: 2 * words.count)
+        la_box_muller(words.count, words, &out)
+        var worst = 0.0
+        for (i, w) in words.enumerated() {
+            let u1 = Double((w >> 40) + 1) / 16_777_216, u2 = Double((w >> 16) & 0xFFFFFF) / 16_777_216
+            let r = (-2 * log(u1)).squareRoot()
+            worst = max(worst, abs(Double(out[2 * i]) - r * cos(2 * .pi * u2)), abs(Double(out[2 * i + 1]) - r * sin(2 * .pi * u2)))
+        }
+        #expect(worst < 2e-6, "largest error \(worst)")
+    }
+
+    /// 200,000 samples have the moments of N(0, 1): mean, variance, skewness and kurtosis within 5 standard errors.
+    @Test func momentsAreStandardNormal() {
+        var rng = SplitMix64(seed: 12)
+        let words = (0..<100_000).map { _ in rng.next() }
+        var z = [Float](repeating: 0, count: 200_000)
+        la_box_muller(words.count, words, &z)
+        let n = Double(z.count)
+        let mean = z.reduce(0.0) { $0 + Double($1) } / n
+        let m2 = z.reduce(0.0) { $0 + pow(Double($1) - mean, 2) } / n
+        let m3 = z.reduce(0.0) { $0 + pow(Double($1) - mean, 3) } / n
+        let m4 = z.reduce(0.0) { $0 + pow(Double($1) - mean, 4) } / n
+        #expect(abs(mean) < 5 / n.squareRoot())
+        #expect(abs(m2 - 1) < 5 * (2 / n).squareRoot())
+        #expect(abs(m3) < 5 * (6 / n).squareRoot())
+        #expect(abs(m4 - 3) < 5 * (24 / n).squareRoot())
+    }
+}
+
 // MARK: - SPD solve
 
 @Suite("la_solve_spd")

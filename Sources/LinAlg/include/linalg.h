@@ -27,6 +27,8 @@
 #define LA_NULLABLE
 #endif
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -134,6 +136,42 @@ void la_gemm_batched(int batch, int m, int n, int k,
                      float* c,                       // outputs        (batch x m x n)
                      int activation);                // la_activation
 
+//---------------------------------- GEMM with packed weights (float) ----------------------------
+
+/// Number of floats of a (k x n) right factor packed by la_pack_b: k * 16 * ceil(n / 16).
+long la_packed_size(int k, int n);
+
+/// Packs a right factor b (k x n, row-major) for la_gemm_packed: column panels of 16, panel q holding
+/// b[p][16q + j] at index (q*k + p)*16 + j, the last panel zero-padded. `packed` has la_packed_size(k, n)
+/// floats; 32-byte alignment makes the kernel's loads cheapest but is not required.
+void la_pack_b(int k, int n,
+               const float* b,        // right factor  (k x n)
+               float* packed);        // output        (la_packed_size(k, n))
+
+/// c = act(a * B + bias) with B given packed by la_pack_b: the inference form of la_gemm (beta = 0).
+///
+/// For weights used many times (a planner's model): no per-call packing or zeroing, and with
+/// LA_ACT_NONE, LA_ACT_RELU and LA_ACT_SILU the bias and activation are applied to each 6 x 16 tile
+/// while it is in registers (AVX2/FMA kernel chosen at run time; SiLU's exp and reciprocal are ~2e-7
+/// relative approximations). Other activations, and CPUs without AVX2/FMA, take a plain product
+/// followed by la_gemm's epilogue. The input content of c is never read; c must not overlap a, the
+/// packed factor or bias.
+void la_gemm_packed(int m, int n, int k,
+                    const float* a,                 // left factor                    (m x k)
+                    const float* packed_b,          // right factor packed by la_pack_b
+                    const float* LA_NULLABLE bias,  // bias added to every row        (n), or NULL
+                    float* c,                       // output                         (m x n)
+                    int activation);                // la_activation
+
+/// la_gemm_packed for every member e < batch: c_e = act(a_e * B_e + bias_e) with a_e = a + e*m*k,
+/// B_e packed at packed_b + e*la_packed_size(k, n), bias_e = bias + e*n (or NULL), c_e = c + e*m*n.
+void la_gemm_packed_batched(int batch, int m, int n, int k,
+                            const float* a,                 // left factors   (batch x m x k)
+                            const float* packed_b,          // packed factors (batch x la_packed_size(k, n))
+                            const float* LA_NULLABLE bias,  // biases         (batch x n), or NULL
+                            float* c,                       // outputs        (batch x m x n)
+                            int activation);                // la_activation
+
 //---------------------------------- ensemble sampling (float) ----------------------------------
 
 /// The sampling epilogue of a probabilistic ensemble's Gaussian head (PETS trajectory sampling), for
@@ -152,6 +190,15 @@ void la_gaussian_step(int rows, int s,
                       const float* min_logvar,           // (s)
                       const float* LA_NULLABLE noise,    // (rows x s) or NULL
                       float* next);                      // (rows x s)
+
+/// Standard normals by the Box–Muller transform of 64-bit random words: word i gives
+///   u1 = (bits >> 40) + 1) / 2^24 in (0, 1],  u2 = ((bits >> 16) & 0xFFFFFF) / 2^24 in [0, 1),
+///   out[2i] = sqrt(−2 ln u1) · cos(2π u2),  out[2i+1] = sqrt(−2 ln u1) · sin(2π u2).
+/// Runtime-dispatched AVX2/FMA log and sincos (absolute error < 1e-6 for |z| < 6), the C library
+/// otherwise. `out` holds 2 * pairs floats.
+void la_box_muller(long pairs,
+                   const uint64_t* bits,   // random words   (pairs)
+                   float* out);            // normals        (2 * pairs)
 
 //---------------------------------- solvers (double) -------------------------------------------
 
