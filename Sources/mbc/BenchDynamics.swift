@@ -55,14 +55,15 @@ struct BenchDynamics: ParsableCommand {
         if common.json { printJSON(["results": results, "peers": peers]) }
     }
 
-    /// Our single-thread fp32 GEMM peak on (m × k)·(k × n), GFLOP/s: the better of `la_gemm` (OpenBLAS for
-    /// this size) and `la_gemm_packed` (our fused AVX2 kernel, weights packed once, no activation), best of
-    /// 5 × 3 products each, the two interleaved so both see the same machine.
+    /// Our single-thread fp32 GEMM peak on (m × k)·(k × n), GFLOP/s: the better of the two `gemmRates`.
     func gemmGFLOPS(m: Int, n: Int, k: Int) -> Double {
         let rates = gemmRates(m: m, n: n, k: k)
         return max(rates.blas, rates.packed)
     }
 
+    /// GFLOP/s of `la_gemm` (OpenBLAS for this size) and of `la_gemm_packed` (our fused AVX2 kernel, weights
+    /// packed once, no activation) on (m × k)·(k × n), best of 5 × 3 products each, the two interleaved so
+    /// both see the same machine.
     func gemmRates(m: Int, n: Int, k: Int) -> (blas: Double, packed: Double) {
         var rng = SeededRNG(seed: 1)
         let a = (0..<(m * k)).map { _ in Float(rng.uniform(-1, 1)) }, b = (0..<(k * n)).map { _ in Float(rng.uniform(-1, 1)) }
@@ -134,21 +135,26 @@ struct BenchDynamics: ParsableCommand {
 
 /// Runs a peers' script pinned to one core and parses its JSON lines.
 func runPeerScript(python: String, script: String, arguments: [String]) -> [[String: Any]] {
-    runPeer(python: python, arguments: [script] + arguments)
+    startPeer(python: python, arguments: [script] + arguments)?.finish() ?? []
 }
 
 /// Runs exactly one of the peer script's `MEASUREMENTS` (its `--only` matches substrings, so `cem_E5`
 /// would also run the slow `cem_E5_bf16`): loads the script as a module and calls that entry, one thread.
 func runPeerMeasurement(python: String, script: String, name: String) -> [[String: Any]] {
+    startPeerMeasurement(python: python, script: script, name: name)?.finish() ?? []
+}
+
+/// Starts `runPeerMeasurement`'s command without waiting, or nil if it cannot start.
+func startPeerMeasurement(python: String, script: String, name: String) -> PeerRun? {
     let code = """
         import runpy, torch
         torch.set_num_threads(1); torch.set_num_interop_threads(1)
         runpy.run_path(\(String(reflecting: script)), run_name="peer")["MEASUREMENTS"][\(String(reflecting: name))]()
         """
-    return runPeer(python: python, arguments: ["-c", code])
+    return startPeer(python: python, arguments: ["-c", code])
 }
 
-/// A peer measurement running in the background (see `startPeerMeasurement`).
+/// A peer running in the background (see `startPeer`).
 final class PeerRun {
     let process: Process
     let pipe: Pipe
@@ -158,37 +164,14 @@ final class PeerRun {
     func finish() -> [[String: Any]] {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return parsePeerLines(data)
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
     }
 }
 
-/// Starts `runPeerMeasurement`'s command without waiting (pinned to core 0), or nil if it cannot start.
-func startPeerMeasurement(python: String, script: String, name: String) -> PeerRun? {
-    let code = """
-        import runpy, torch
-        torch.set_num_threads(1); torch.set_num_interop_threads(1)
-        runpy.run_path(\(String(reflecting: script)), run_name="peer")["MEASUREMENTS"][\(String(reflecting: name))]()
-        """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-    process.arguments = ["-c", "0", python, "-c", code]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    do { try process.run() } catch {
-        FileHandle.standardError.write("peers: could not run \(python): \(error)\n".data(using: .utf8)!)
-        return nil
-    }
-    return PeerRun(process: process, pipe: pipe)
-}
-
-private func parsePeerLines(_ data: Data) -> [[String: Any]] {
-    String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
-        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-    }
-}
-
-/// `python arguments…` pinned to core 0; the JSON lines it prints.
-private func runPeer(python: String, arguments: [String]) -> [[String: Any]] {
+/// Starts `python arguments…` pinned to core 0 without waiting, or nil (after saying why) if it cannot start.
+private func startPeer(python: String, arguments: [String]) -> PeerRun? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
     process.arguments = ["-c", "0", python] + arguments
@@ -196,11 +179,7 @@ private func runPeer(python: String, arguments: [String]) -> [[String: Any]] {
     process.standardOutput = pipe
     do { try process.run() } catch {
         FileHandle.standardError.write("peers: could not run \(python): \(error)\n".data(using: .utf8)!)
-        return []
+        return nil
     }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
-        try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-    }
+    return PeerRun(process: process, pipe: pipe)
 }
