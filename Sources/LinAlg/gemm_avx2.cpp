@@ -61,10 +61,42 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 activate(__m256
   }
 }
 
+/// The activation on a whole tile's 2R registers, in lockstep: each step of the SiLU runs on every register
+/// before the next step starts, so the 2R independent chains of ~20 dependent operations sit side by side
+/// in the out-of-order window instead of one row's two chains at a time. Measured (minimum cycles of 15
+/// alternating runs): 3 % fewer cycles for a 96 × 200 × 200 SiLU layer, 8.5 % for the 35-input first layer.
+/// `Wide` false: only acc0 (a panel's first 8 columns) is live.
+template <int R, int Act, bool Wide>
+__attribute__((target("avx2,fma"), always_inline)) inline void activate_all(__m256* acc0, __m256* acc1) {
+  if constexpr (Act == LA_ACT_SILU) {
+    constexpr int V = Wide ? 2 * R : R;
+    __m256 x[V], d[V];
+    for (int r = 0; r < R; ++r) {
+      if constexpr (Wide) { x[2 * r] = acc0[r]; x[2 * r + 1] = acc1[r]; } else { x[r] = acc0[r]; }
+    }
+    for (int v = 0; v < V; ++v) d[v] = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x[v]));
+    for (int v = 0; v < V; ++v) d[v] = _mm256_add_ps(_mm256_set1_ps(1.0f), d[v]);
+    for (int v = 0; v < V; ++v) {
+      __m256 y = _mm256_rcp_ps(d[v]);
+      y = _mm256_mul_ps(y, _mm256_fnmadd_ps(d[v], y, _mm256_set1_ps(2.0f)));
+      x[v] = _mm256_mul_ps(x[v], y);
+    }
+    for (int r = 0; r < R; ++r) {
+      if constexpr (Wide) { acc0[r] = x[2 * r]; acc1[r] = x[2 * r + 1]; } else { acc0[r] = x[r]; }
+    }
+  } else {
+    for (int r = 0; r < R; ++r) {
+      acc0[r] = activate<Act>(acc0[r]);
+      if constexpr (Wide) acc1[r] = activate<Act>(acc1[r]);
+    }
+  }
+}
+
 /// One R × 16 tile: c[r][0..<cols] = act(Σ_p a[r][p] · panel[p][·] + bias16), R ≤ 6, cols ≤ 16.
 /// `a` is row-major with leading dimension lda (read in place: six row streams); `panel` is k × 16
-/// packed; `bias16` 16 floats (padded).
-template <int R, int Act>
+/// packed; `bias16` 16 floats (padded). `Wide` false (cols ≤ 8, e.g. the last 6 of a 54-column head)
+/// skips the panel's second half, which would only multiply padding.
+template <int R, int Act, bool Wide>
 __attribute__((target("avx2,fma"), always_inline)) inline void tile(const float* a, long lda, const float* panel, long k,
                                                                    const float* bias16, float* c, long ldc, long cols) {
   __m256 acc0[R], acc1[R];
@@ -82,32 +114,53 @@ __attribute__((target("avx2,fma"), always_inline)) inline void tile(const float*
   }
   const float* bp = panel;
   for (long p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+    const __m256 b0 = _mm256_loadu_ps(bp);
+    const __m256 b1 = Wide ? _mm256_loadu_ps(bp + 8) : _mm256_setzero_ps();
     for (int r = 0; r < R; ++r) {
       const __m256 av = _mm256_broadcast_ss(rows[r] + p);
       acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+      if constexpr (Wide) acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
     }
     bp += kNR;
   }
   const __m256 bias0 = _mm256_load_ps(bias16), bias1 = _mm256_load_ps(bias16 + 8);
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = _mm256_add_ps(acc0[r], bias0);
+    if constexpr (Wide) acc1[r] = _mm256_add_ps(acc1[r], bias1);
+  }
+  activate_all<R, Act, Wide>(acc0, acc1);
   // lane masks of a partial panel's columns: lanes [0, cols) of the 16
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(cols)), lane);
   const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(cols) - 8), lane);
   for (int r = 0; r < R; ++r) {
-    const __m256 x0 = activate<Act>(_mm256_add_ps(acc0[r], bias0));
-    const __m256 x1 = activate<Act>(_mm256_add_ps(acc1[r], bias1));
     float* row = c + r * ldc;
     if (cols == kNR) {
-      _mm256_storeu_ps(row, x0);
-      _mm256_storeu_ps(row + 8, x1);
+      _mm256_storeu_ps(row, acc0[r]);
+      _mm256_storeu_ps(row + 8, acc1[r]);
     } else if (cols > 8) {
-      _mm256_storeu_ps(row, x0);
-      _mm256_maskstore_ps(row + 8, mask1, x1);
+      _mm256_storeu_ps(row, acc0[r]);
+      _mm256_maskstore_ps(row + 8, mask1, acc1[r]);
     } else {
-      _mm256_maskstore_ps(row, mask0, x0);
+      _mm256_maskstore_ps(row, mask0, acc0[r]);
     }
+  }
+}
+
+/// The tiles of rows [i0, i1) on one panel: 6 rows at a time, then the 1–5 left over.
+template <int Act, bool Wide>
+__attribute__((target("avx2,fma"), always_inline)) inline void panel_rows(long i0, long i1, long k, long n, const float* a,
+                                                                         const float* panel, const float* bias16, float* c,
+                                                                         long cols) {
+  long i = i0;
+  for (; i + kMR <= i1; i += kMR) tile<6, Act, Wide>(a + i * k, k, panel, k, bias16, c + i * n, n, cols);
+  switch (i1 - i) {
+    case 5: tile<5, Act, Wide>(a + i * k, k, panel, k, bias16, c + i * n, n, cols); break;
+    case 4: tile<4, Act, Wide>(a + i * k, k, panel, k, bias16, c + i * n, n, cols); break;
+    case 3: tile<3, Act, Wide>(a + i * k, k, panel, k, bias16, c + i * n, n, cols); break;
+    case 2: tile<2, Act, Wide>(a + i * k, k, panel, k, bias16, c + i * n, n, cols); break;
+    case 1: tile<1, Act, Wide>(a + i * k, k, panel, k, bias16, c + i * n, n, cols); break;
+    default: break;
   }
 }
 
@@ -122,16 +175,8 @@ __attribute__((target("avx2,fma"))) void gemm_packed_act(long m, long n, long k,
       const long j0 = q * kNR, cols = std::min(kNR, n - j0);
       for (long j = 0; j < kNR; ++j) bias16[j] = (bias != nullptr && j < cols) ? bias[j0 + j] : 0.0f;
       const float* panel = packed + q * k * kNR;
-      long i = i0;
-      for (; i + kMR <= i1; i += kMR) tile<6, Act>(a + i * k, k, panel, k, bias16, c + i * n + j0, n, cols);
-      switch (i1 - i) {
-        case 5: tile<5, Act>(a + i * k, k, panel, k, bias16, c + i * n + j0, n, cols); break;
-        case 4: tile<4, Act>(a + i * k, k, panel, k, bias16, c + i * n + j0, n, cols); break;
-        case 3: tile<3, Act>(a + i * k, k, panel, k, bias16, c + i * n + j0, n, cols); break;
-        case 2: tile<2, Act>(a + i * k, k, panel, k, bias16, c + i * n + j0, n, cols); break;
-        case 1: tile<1, Act>(a + i * k, k, panel, k, bias16, c + i * n + j0, n, cols); break;
-        default: break;
-      }
+      if (cols > 8) panel_rows<Act, true>(i0, i1, k, n, a, panel, bias16, c + j0, cols);
+      else panel_rows<Act, false>(i0, i1, k, n, a, panel, bias16, c + j0, cols);
     }
   }
 }

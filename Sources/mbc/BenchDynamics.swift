@@ -16,42 +16,83 @@ struct BenchDynamics: ParsableCommand {
     @Option(help: "The peers' nn_rate.py.") var peersScript: String = "../shared/peers/nn_rate.py"
     @OptionGroup var common: CommonOptions
 
+    @Option(help: "Rounds: each interleaves the GEMM peak with the planner-path forward (and, with --peers-python, ours with PyTorch's training); medians of the per-round ratios are reported (this machine's speed varies from minute to minute).")
+    var repeats: Int = 3
+    @Flag(help: "Run PyTorch's training at the same time on core 0 (pin ours to core 1: `taskset -c 1 mbc bench dynamics …`) so both see the same machine; ours is timed in chunks of 10 steps for as long as the peer runs, and the median chunk is compared.")
+    var concurrent = false
+
     func run() throws {
         #if DEBUG
         FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench dynamics`\n".data(using: .utf8)!)
         #endif
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         var results: [[String: Any]] = []
-        // GEMM peak of our own kernel: 10000×200×200, one thread
-        let rates = gemmRates(m: 10000, n: 200, k: 200)
-        let gemm = max(rates.blas, rates.packed)
-        say(String(format: "LinAlg GEMM 10000×200×200: %.1f GFLOP/s = the peak below (la_gemm via OpenBLAS %.1f, la_gemm_packed %.1f; %@)",
-                   gemm, rates.blas, rates.packed, String(cString: la_build_info()) as NSString))
-        results.append(["measure": "gemm 10000x200x200", "gflops": gemm, "openblas_gflops": rates.blas, "packed_gflops": rates.packed])
+        var peers: [[String: Any]] = []
+        // training throughput per size; for 27x8 against PyTorch's E=7 run, round by round
         for size in sizes {
             let parts = size.split(separator: "x").compactMap { Int($0) }
             guard parts.count == 2 else { throw ValidationError("--sizes takes OBSxACT, e.g. 27x8") }
             let (obs, act) = (parts[0], parts[1])
-            let rate = try trainingRate(obs: obs, act: act)
-            say(String(format: "ensemble training E=7 4×200 SiLU batch 256/member, obs %d act %d: %.0f member-samples/s (%.1f GFLOP/s)",
-                       obs, act, rate.samples, rate.gflops))
-            results.append(["measure": "ensemble_train E=7 obs=\(obs) act=\(act)", "member_samples_per_s": rate.samples, "gflops": rate.gflops])
-        }
-        let forward = try forwardRate(obs: 27, act: 8)
-        say(String(format: "ensemble forward E=5, 500×20 rows (CEM population × particles), planner path (EnsemblePropagator: normalize, 5 GEMMs, sample): %.0f rows/s, %.1f GFLOP/s = %.0f %% of the GEMM peak",
-                   forward.rows, forward.gflops, 100 * forward.gflops / gemm))
-        say(String(format: "  (predictMembers, the Double API path: %.0f rows/s = %.0f %% of the peak)", forward.apiRows, 100 * forward.apiGflops / gemm))
-        results.append(["measure": "ensemble_forward E=5 rows=10000", "rows_per_s": forward.rows, "gflops": forward.gflops,
-                        "fraction_of_gemm_peak": forward.gflops / gemm,
-                        "api_rows_per_s": forward.apiRows, "api_fraction_of_gemm_peak": forward.apiGflops / gemm])
-        var peers: [[String: Any]] = []
-        if let python = peersPython {
-            peers = runPeerScript(python: python, script: peersScript, arguments: ["--threads", "1", "--only", "ensemble_train"])
-            for p in peers { say("peer: \(p)") }
-            if let torch = peers.first(where: { ($0["measure"] as? String) == "ensemble_train E=7" })?["member_samples_per_s"] as? Double,
-               let ours = results.first(where: { ($0["measure"] as? String) == "ensemble_train E=7 obs=27 act=8" })?["member_samples_per_s"] as? Double {
-                say(String(format: "ensemble training ÷ PyTorch: %.2f×", ours / torch))
+            let trainer = try TrainingBench(obs: obs, act: act)
+            let withPeer = peersPython != nil && obs == 27 && act == 8
+            var rates: [Double] = [], torchRates: [Double] = [], ratios: [Double] = []
+            for round in 0..<(withPeer ? repeats : 1) {
+                let peerRun = concurrent && withPeer
+                    ? startPeerMeasurement(python: peersPython!, script: peersScript, name: "ensemble_train_E7") : nil
+                var chunks: [Double] = []
+                var done = 0
+                repeat {
+                    let n = peerRun == nil ? steps : 10
+                    chunks.append(trainer.rate(steps: n)); done += n
+                } while done < steps || peerRun?.isRunning == true
+                let rate = median(chunks)
+                rates.append(rate)
+                say(String(format: "ensemble training E=7 4×200 SiLU batch 256/member, obs %d act %d: %.0f member-samples/s (%.1f GFLOP/s)%@",
+                           obs, act, rate, rate * trainer.flopsPerSample / 1e9,
+                           (peerRun == nil ? "" : String(format: ", median of %d chunks of 10 steps while PyTorch ran", chunks.count)) as NSString))
+                guard withPeer else { continue }
+                let roundPeers = peerRun?.finish() ?? runPeerMeasurement(python: peersPython!, script: peersScript, name: "ensemble_train_E7")
+                peers += roundPeers
+                if let torch = roundPeers.first(where: { ($0["measure"] as? String) == "ensemble_train E=7" })?["member_samples_per_s"] as? Double {
+                    torchRates.append(torch); ratios.append(rate / torch)
+                    say(String(format: "round %d: PyTorch %.0f member-samples/s → ours %.2f×", round + 1, torch, rate / torch))
+                }
             }
+            var entry: [String: Any] = ["measure": "ensemble_train E=7 obs=\(obs) act=\(act)", "member_samples_per_s": median(rates),
+                                        "gflops": median(rates) * trainer.flopsPerSample / 1e9, "rounds_member_samples_per_s": rates]
+            if !ratios.isEmpty {
+                say(String(format: "ensemble training ÷ PyTorch: %.2f× (median of %d rounds: %@)", median(ratios), ratios.count,
+                           ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ") as NSString))
+                entry["ratio_vs_torch"] = median(ratios); entry["rounds_ratio_vs_torch"] = ratios
+                entry["torch_member_samples_per_s"] = median(torchRates)
+            }
+            results.append(entry)
         }
+        // the planner-path forward against the GEMM peak, interleaved round by round
+        let forward = try ForwardBench(obs: 27, act: 8)
+        var fractions: [Double] = [], peaks: [Double] = [], rows: [Double] = [], apiFractions: [Double] = []
+        var blasPeaks: [Double] = [], packedPeaks: [Double] = []
+        for round in 0..<repeats {
+            let rates = gemmRates(m: 10000, n: 200, k: 200)
+            let gemm = max(rates.blas, rates.packed)
+            let r = forward.rates()
+            let api = forward.apiRate()
+            fractions.append(r * forward.flopsPerRow / 1e9 / gemm); apiFractions.append(api * forward.flopsPerRow / 1e9 / gemm)
+            peaks.append(gemm); rows.append(r); blasPeaks.append(rates.blas); packedPeaks.append(rates.packed)
+            say(String(format: "round %d: GEMM 10000×200×200 %.1f GFLOP/s (OpenBLAS %.1f, packed %.1f); planner-path forward %.0f rows/s, %.1f GFLOP/s = %.0f %% of it",
+                       round + 1, gemm, rates.blas, rates.packed, r, r * forward.flopsPerRow / 1e9, 100 * fractions.last!))
+        }
+        say("LinAlg: \(String(cString: la_build_info()))")
+        say(String(format: "LinAlg GEMM 10000×200×200: %.1f GFLOP/s, median of %d rounds (la_gemm via OpenBLAS %.1f, la_gemm_packed %.1f)",
+                   median(peaks), repeats, median(blasPeaks), median(packedPeaks)))
+        say(String(format: "ensemble forward E=5, 500×20 rows (CEM population × particles), planner path (EnsemblePropagator: normalize, 5 GEMMs, sample): %.0f rows/s, %.0f %% of the GEMM peak of the same round (median of %d: %@)",
+                   median(rows), 100 * median(fractions), repeats, fractions.map { String(format: "%.0f %%", 100 * $0) }.joined(separator: ", ") as NSString))
+        say(String(format: "  (predictMembers, the Double API path: %.0f %% of the peak)", 100 * median(apiFractions)))
+        results.insert(["measure": "gemm 10000x200x200", "gflops": median(peaks), "openblas_gflops": median(blasPeaks),
+                        "packed_gflops": median(packedPeaks)], at: 0)
+        results.append(["measure": "ensemble_forward E=5 rows=10000", "rows_per_s": median(rows),
+                        "gflops": median(rows) * forward.flopsPerRow / 1e9, "fraction_of_gemm_peak": median(fractions),
+                        "rounds_fraction_of_gemm_peak": fractions, "api_fraction_of_gemm_peak": median(apiFractions)])
         if common.json { printJSON(["results": results, "peers": peers]) }
     }
 
@@ -82,54 +123,74 @@ struct BenchDynamics: ParsableCommand {
         }
         return (blas, fused)
     }
+}
 
-    /// The same step `fit` runs, on synthetic normalized data of the benchmark's shapes.
-    func trainingRate(obs: Int, act: Int) throws -> (samples: Double, gflops: Double) {
-        let model = try ProbabilisticEnsemble(config: EnsembleConfig(), stateNames: (0..<obs).map { "s\($0)" }, actionNames: (0..<act).map { "a\($0)" })
+/// The training step `fit` runs (E = 7, 4 × 200 SiLU, batch 256 per member, Adam), on synthetic normalized
+/// data of the benchmark's shapes.
+final class TrainingBench {
+    let model: ProbabilisticEnsemble
+    let x: [Float], y: [Float]
+    var adam = Adam(learningRate: 1e-3)
+    let E = 7, B = 256
+    /// Forward 2·Σ(in·out) flops per sample, backward about twice that.
+    let flopsPerSample: Double
+    init(obs: Int, act: Int) throws {
+        model = try ProbabilisticEnsemble(config: EnsembleConfig(), stateNames: (0..<obs).map { "s\($0)" }, actionNames: (0..<act).map { "a\($0)" })
         var rng = SeededRNG(seed: 2)
-        let E = 7, B = 256, F = model.inputSize
-        let x = (0..<(E * B * F)).map { _ in Float(rng.normal()) }, y = (0..<(E * B * obs)).map { _ in Float(rng.normal()) }
-        var adam = Adam(learningRate: 1e-3)
-        for _ in 0..<5 { model.trainStep(inputs: x, targets: y, batch: B, optimizer: &adam) }
+        let F = model.inputSize
+        x = (0..<(E * B * F)).map { _ in Float(rng.normal()) }; y = (0..<(E * B * obs)).map { _ in Float(rng.normal()) }
+        let widths = [F, 200, 200, 200, 200, 2 * obs]
+        flopsPerSample = 6 * zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 * $1.1) }
+        _ = rate(steps: 5)  // warm-up
+    }
+    /// Member-samples/s over `steps` training steps.
+    func rate(steps: Int) -> Double {
         let start = Date()
         for _ in 0..<steps { model.trainStep(inputs: x, targets: y, batch: B, optimizer: &adam) }
-        let wall = Date().timeIntervalSince(start)
-        let samples = Double(steps * E * B) / wall
-        // forward 2·Σ(in·out) flops per sample, backward about twice that
-        let widths = [F, 200, 200, 200, 200, 2 * obs]
-        let flops = 6 * zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 * $1.1) }
-        return (samples, samples * flops / 1e9)
+        return Double(steps * E * B) / Date().timeIntervalSince(start)
     }
+}
 
-    /// Rows/s of one TS-∞ planning step through the elites (`EnsemblePropagator.step`: features and
-    /// normalization, one batched GEMM per layer, soft log-variance bounds, a Gaussian sample), and of the
-    /// `Double` API (`predictMembers`), on 500 × 20 rows split over 5 members.
-    func forwardRate(obs: Int, act: Int) throws -> (rows: Double, gflops: Double, apiRows: Double, apiGflops: Double) {
+/// One TS-∞ planning step through the elites (`EnsemblePropagator.step`: features and normalization, one
+/// batched GEMM per layer, soft log-variance bounds, a Gaussian sample), and the `Double` API
+/// (`predictMembers`), on 500 × 20 rows split over 5 members.
+final class ForwardBench {
+    let model: ProbabilisticEnsemble
+    let propagator: EnsemblePropagator
+    let rows = 10_000 / 5  // 500 × 20 particles split over 5 members (TS-∞)
+    let s: [Double], a: [Double], s5: [Float], a5: [Float]
+    var next: [Float]
+    var noise = NormalStream(seed: 1)
+    /// 2·Σ(in·out) flops per row.
+    let flopsPerRow: Double
+    init(obs: Int, act: Int) throws {
         var config = EnsembleConfig(); config.members = 5; config.elites = 5
-        let model = try ProbabilisticEnsemble(config: config, stateNames: (0..<obs).map { "s\($0)" }, actionNames: (0..<act).map { "a\($0)" })
+        model = try ProbabilisticEnsemble(config: config, stateNames: (0..<obs).map { "s\($0)" }, actionNames: (0..<act).map { "a\($0)" })
         var rng = SeededRNG(seed: 3)
-        let rows = 10_000 / 5  // 500 × 20 particles split over 5 members (TS-∞)
-        let s = (0..<(rows * obs)).map { _ in rng.normal() }, a = (0..<(rows * act)).map { _ in rng.uniform(-1, 1) }
-        _ = model.predictMembers(states: s, actions: a, count: rows)
-        let start = Date()
-        let reps = 10
-        for _ in 0..<reps { _ = model.predictMembers(states: s, actions: a, count: rows) }
-        let apiPerSecond = Double(reps * rows * 5) / Date().timeIntervalSince(start)
+        s = (0..<(rows * obs)).map { _ in rng.normal() }; a = (0..<(rows * act)).map { _ in rng.uniform(-1, 1) }
+        propagator = EnsemblePropagator(model: model, maxRowsPerMember: rows)
+        s5 = (0..<(5 * rows * obs)).map { _ in Float(rng.normal()) }; a5 = (0..<(5 * rows * act)).map { _ in Float(rng.uniform(-1, 1)) }
+        next = [Float](repeating: 0, count: 5 * rows * obs)
         let widths = [obs + act, 200, 200, 200, 200, 2 * obs]
-        let flops = 2 * zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 * $1.1) }
-        // the planner's path: all 5 × 2000 rows, member-major, one step each
-        let propagator = EnsemblePropagator(model: model, maxRowsPerMember: rows)
-        let s5 = (0..<(5 * rows * obs)).map { _ in Float(rng.normal()) }, a5 = (0..<(5 * rows * act)).map { _ in Float(rng.uniform(-1, 1)) }
-        var next = [Float](repeating: 0, count: 5 * rows * obs)
-        var noise = NormalStream(seed: 1)
+        flopsPerRow = 2 * zip(widths, widths.dropFirst()).reduce(0) { $0 + Double($1.0 * $1.1) }
+        _ = model.predictMembers(states: s, actions: a, count: rows)
         propagator.step(states: s5, actions: a5, rowsPerMember: rows, next: &next, noise: &noise)
+    }
+    /// Rows/s of the planner path: the best of 3 × 10 steps.
+    func rates() -> Double {
         var best = 0.0
-        for _ in 0..<5 {
+        for _ in 0..<3 {
             let t0 = Date()
-            for _ in 0..<reps { propagator.step(states: s5, actions: a5, rowsPerMember: rows, next: &next, noise: &noise) }
-            best = max(best, Double(reps * rows * 5) / Date().timeIntervalSince(t0))
+            for _ in 0..<10 { propagator.step(states: s5, actions: a5, rowsPerMember: rows, next: &next, noise: &noise) }
+            best = max(best, Double(10 * rows * 5) / Date().timeIntervalSince(t0))
         }
-        return (best, best * flops / 1e9, apiPerSecond, apiPerSecond * flops / 1e9)
+        return best
+    }
+    /// Rows/s of `predictMembers` over 5 calls.
+    func apiRate() -> Double {
+        let start = Date()
+        for _ in 0..<5 { _ = model.predictMembers(states: s, actions: a, count: rows) }
+        return Double(5 * rows * 5) / Date().timeIntervalSince(start)
     }
 }
 

@@ -649,9 +649,12 @@ struct LeastSquaresTests {
 
 @Suite("la_gaussian_step")
 struct GaussianStepTests {
-    @Test("matches the soft-bounded Gaussian step in Double, with and without noise, across the bound range")
-    func matchesReference() {
-        let rows = 37, s = 5
+    /// s = 5 is all tail, 8 no tail, 13 and 27 (the Ant-like state) both; 37 rows leave a partial block of 5
+    /// rows for the staged tails.
+    @Test("matches the soft-bounded Gaussian step in Double, with and without noise, across the bound range",
+          arguments: [5, 8, 13, 27])
+    func matchesReference(s: Int) {
+        let rows = 37
         var seed: UInt64 = 12345
         func uniform(_ lo: Double, _ hi: Double) -> Float {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
@@ -681,6 +684,14 @@ struct GaussianStepTests {
                     #expect(abs(Double(out[i * s + d]) - expected) < 2e-5 * max(1, abs(expected)), "row \(i) dim \(d) noise \(withNoise)")
                 }
             }
+            // in place (`next` aliasing `states`) gives the same result
+            var inPlace = states
+            noise.withUnsafeBufferPointer { z in
+                inPlace.withUnsafeMutableBufferPointer { x in
+                    la_gaussian_step(Int32(rows), Int32(s), head, x.baseAddress!, tm, ts, hi, lo, withNoise ? z.baseAddress : nil, x.baseAddress!)
+                }
+            }
+            #expect(inPlace == out)
         }
     }
 }
