@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace linalg_avx2 {
 
@@ -140,6 +141,77 @@ __attribute__((target("avx2,fma"))) void gaussian_step(long rows, long s, const 
     for (long k = 0; k < n; ++k) out[k] = gaussian_element(mu[k], raw[k], xs[k], zs[k], mean[k], sd[k], mx[k], mn[k]);
     for (long r = 0; r < nb; ++r)
       for (long c = 0; c < t; ++c) next[(i0 + r) * s + s8 + c] = out[r * t + c];
+  }
+}
+
+/// softplus(x) and the logistic σ(x) together (σ = d softplus/dx), sharing e^−|x|.
+__attribute__((target("avx2,fma"), always_inline)) static inline void softplus_logistic(float x, float* sp, float* sig) {
+  const float a = x < 0 ? -x : x;
+  const float e = exp_approx(-a);
+  const float inv = 1.0f / (1.0f + e);
+  *sp = (x > 0 ? x : 0.0f) + log_approx(1.0f + e);
+  *sig = x >= 0 ? inv : e * inv;
+}
+
+/// The Gaussian NLL of an ensemble's heads (see la_gaussian_nll in linalg.h). Rows go 8 at a time: their
+/// means, raw log-variances and targets are copied into contiguous staging arrays of 8·d floats, so the
+/// element loop runs over whole vectors whatever d is; the bound parameters are tiled to the same length.
+__attribute__((target("avx2,fma"))) void gaussian_nll(long members, long batch, long d, const float* head,
+                                                      const float* target, const float* max_lv, const float* min_lv,
+                                                      float* grad_head, double* member_sums, double* grad_max,
+                                                      double* grad_min) {
+  constexpr long kBlock = 8;
+  const long n8 = kBlock * d;
+  std::vector<float> buf(11 * n8);
+  float *mu = buf.data(), *raw = mu + n8, *tg = raw + n8, *hi = tg + n8, *lo = hi + n8, *gmu = lo + n8,
+        *graw = gmu + n8, *term = graw + n8, *gmx = term + n8, *gmn = gmx + n8;
+  std::vector<double> acc(3 * n8, 0.0);
+  double *termAcc = acc.data(), *gmxAcc = termAcc + n8, *gmnAcc = gmxAcc + n8;
+  for (long k = 0; k < n8; ++k) { hi[k] = max_lv[k % d]; lo[k] = min_lv[k % d]; }
+  const float scale = 1.0f / float(batch * d);
+  for (long e = 0; e < members; ++e) {
+    for (long k = 0; k < n8; ++k) termAcc[k] = 0.0;
+    for (long b0 = 0; b0 < batch; b0 += kBlock) {
+      const long nb = batch - b0 < kBlock ? batch - b0 : kBlock, n = nb * d;
+      for (long r = 0; r < nb; ++r) {
+        const long row = e * batch + b0 + r;
+        std::memcpy(mu + r * d, head + row * 2 * d, size_t(d) * sizeof(float));
+        std::memcpy(raw + r * d, head + row * 2 * d + d, size_t(d) * sizeof(float));
+        std::memcpy(tg + r * d, target + row * d, size_t(d) * sizeof(float));
+      }
+      for (long k = 0; k < n; ++k) {
+        float spU, sigU, spV, sigV;
+        softplus_logistic(hi[k] - raw[k], &spU, &sigU);
+        softplus_logistic(hi[k] - spU - lo[k], &spV, &sigV);
+        const float s = lo[k] + spV;
+        const float diff = mu[k] - tg[k];
+        const float iv = exp_approx(-s);
+        const float d2iv = diff * diff * iv;
+        const float dS = (1.0f - d2iv) * scale;  // dL/ds
+        term[k] = d2iv + s;
+        gmu[k] = 2.0f * diff * iv * scale;
+        graw[k] = dS * sigV * sigU;             // ds/dr = σ(v)·σ(u)
+        gmx[k] = dS * sigV * (1.0f - sigU);     // ds/dmax = σ(v)(1 − σ(u))
+        gmn[k] = dS * (1.0f - sigV);            // ds/dmin = 1 − σ(v)
+      }
+      for (long k = 0; k < n; ++k) {
+        termAcc[k] += double(term[k]);
+        gmxAcc[k] += double(gmx[k]);
+        gmnAcc[k] += double(gmn[k]);
+      }
+      for (long r = 0; r < nb; ++r) {
+        const long row = e * batch + b0 + r;
+        std::memcpy(grad_head + row * 2 * d, gmu + r * d, size_t(d) * sizeof(float));
+        std::memcpy(grad_head + row * 2 * d + d, graw + r * d, size_t(d) * sizeof(float));
+      }
+    }
+    double sum = 0.0;
+    for (long k = 0; k < n8; ++k) sum += termAcc[k];
+    member_sums[e] = sum;
+  }
+  for (long k = 0; k < n8; ++k) {
+    grad_max[k % d] += gmxAcc[k];
+    grad_min[k % d] += gmnAcc[k];
   }
 }
 

@@ -25,6 +25,8 @@ void bias_silu(float* c, const float* bias, long m, long n);
 void gaussian_step(long rows, long s, const float* head, const float* states, const float* target_mean,
                    const float* target_std, const float* max_logvar, const float* min_logvar, const float* noise,
                    float* next);
+void gaussian_nll(long members, long batch, long d, const float* head, const float* target, const float* max_lv,
+                  const float* min_lv, float* grad_head, double* member_sums, double* grad_max, double* grad_min);
 bool available();
 void box_muller(long pairs, const uint64_t* bits, float* out);
 void gemm_packed(long m, long n, long k, const float* a, const float* packed, const float* bias, float* c,
@@ -424,5 +426,48 @@ extern "C" void la_gaussian_step(int rows, int s, const float* head, const float
       }
       next[i * s + d] = states[i * s + d] + delta;
     }
+  }
+}
+
+extern "C" void la_gaussian_nll(int members, int batch, int d, const float* head, const float* target,
+                                const float* max_lv, const float* min_lv, float* grad_head, double* member_sums,
+                                double* grad_max, double* grad_min) {
+  if (members <= 0) return;
+  if (batch <= 0 || d <= 0) {
+    for (int e = 0; e < members; ++e) member_sums[e] = 0.0;
+    return;
+  }
+  if (linalg_avx2::available()) {
+    linalg_avx2::gaussian_nll(members, batch, d, head, target, max_lv, min_lv, grad_head, member_sums, grad_max, grad_min);
+    return;
+  }
+  const float scale = 1.0f / float(long(batch) * d);
+  auto softplus_logistic = [](float x, float* sp, float* sig) {
+    const float e = std::exp(-std::fabs(x));
+    *sp = std::max(x, 0.0f) + std::log(1.0f + e);
+    *sig = x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  };
+  for (long e = 0; e < members; ++e) {
+    double sum = 0.0;
+    for (long b = 0; b < batch; ++b) {
+      const long row = e * batch + b;
+      for (long j = 0; j < d; ++j) {
+        const float mu = head[row * 2 * d + j], r = head[row * 2 * d + d + j];
+        float spU, sigU, spV, sigV;
+        softplus_logistic(max_lv[j] - r, &spU, &sigU);
+        softplus_logistic(max_lv[j] - spU - min_lv[j], &spV, &sigV);
+        const float s = min_lv[j] + spV;
+        const float diff = mu - target[row * d + j];
+        const float iv = std::exp(-s);
+        const float d2iv = diff * diff * iv;
+        const float dS = (1.0f - d2iv) * scale;
+        sum += double(d2iv + s);
+        grad_head[row * 2 * d + j] = 2.0f * diff * iv * scale;
+        grad_head[row * 2 * d + d + j] = dS * sigV * sigU;
+        grad_max[j] += double(dS * sigV * (1.0f - sigU));
+        grad_min[j] += double(dS * (1.0f - sigV));
+      }
+    }
+    member_sums[e] = sum;
   }
 }

@@ -3,6 +3,7 @@
 // gradients (manual reverse mode, as the layers).
 
 import Foundation
+import LinAlg
 
 /// Loss functions. Each returns the scalar value and dL/d(every input); values are
 /// accumulated in Double, gradients are Float.
@@ -133,50 +134,14 @@ public enum Loss {
                      && bounds.minLogVariance.count == d, "Loss.gaussianNLL: storage size does not match the shape")
         let hiArray = bounds.maxLogVariance.value, loArray = bounds.minLogVariance.value
         let reg = LogVarianceBounds.regularization
-        var total = 0.0
         var gMaxArray = [Double](repeating: 0, count: d), gMinArray = [Double](repeating: 0, count: d)
-        var gHead = uninitializedFloats(head.count)  // every entry is written below
-        let scale = batch > 0 ? 1 / Float(batch * d) : 0
-        head.withUnsafeBufferPointer { h in
-            target.withUnsafeBufferPointer { t in
-                gHead.withUnsafeMutableBufferPointer { g in
-                    hiArray.withUnsafeBufferPointer { hi in
-                        loArray.withUnsafeBufferPointer { lo in
-                            gMaxArray.withUnsafeMutableBufferPointer { gMax in
-                                gMinArray.withUnsafeMutableBufferPointer { gMin in
-                                    for e in 0..<members {
-                                        var memberSum = 0.0
-                                        for b in 0..<batch {
-                                            let row = e * batch + b
-                                            for j in 0..<d {
-                                                let mu = h[row * 2 * d + j], r = h[row * 2 * d + d + j]
-                                                // Soft bounds: s₁ = hi − softplus(u), s = lo + softplus(v),
-                                                // u = hi − r, v = s₁ − lo; σ = logistic.
-                                                let (spU, sigU) = softplusAndLogistic(hi[j] - r)
-                                                let v = hi[j] - spU - lo[j]
-                                                let (spV, sigV) = softplusAndLogistic(v)
-                                                let s = lo[j] + spV
-                                                // NLL term.
-                                                let diff = mu - t[row * d + j]
-                                                let iv = exp(-s)
-                                                let d2iv = diff * diff * iv
-                                                memberSum += Double(d2iv + s)
-                                                let dS = (1 - d2iv) * scale                 // dL/ds
-                                                g[row * 2 * d + j] = 2 * diff * iv * scale
-                                                g[row * 2 * d + d + j] = dS * sigV * sigU   // ds/dr = σ(v)·σ(u)
-                                                gMax[j] += Double(dS * sigV * (1 - sigU))   // ds/dmax = σ(v)(1 − σ(u))
-                                                gMin[j] += Double(dS * (1 - sigV))          // ds/dmin = 1 − σ(v)
-                                            }
-                                        }
-                                        total += batch > 0 ? memberSum / Double(batch * d) : 0
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        var gHead = uninitializedFloats(head.count)  // every entry is written by la_gaussian_nll
+        var sums = [Double](repeating: 0, count: members)
+        // s₁ = hi − softplus(hi − r), s = lo + softplus(s₁ − lo); the sums, dL/dhead and the bound gradients
+        // (σ = logistic: ds/dr = σ(v)σ(u), ds/dmax = σ(v)(1 − σ(u)), ds/dmin = 1 − σ(v)) in one vectorized pass
+        la_gaussian_nll(Int32(members), Int32(batch), Int32(d), head, target, hiArray, loArray, &gHead, &sums,
+                        &gMaxArray, &gMinArray)
+        var total = batch > 0 ? sums.reduce(0, +) / Double(batch * d) : 0
         let hi = hiArray, lo = loArray, gMax = gMaxArray, gMin = gMinArray
         var regValue = 0.0
         for j in 0..<d { regValue += Double(hi[j]) - Double(lo[j]) }

@@ -16,16 +16,18 @@ struct BenchDynamics: ParsableCommand {
     @Option(help: "The peers' nn_rate.py.") var peersScript: String = "../shared/peers/nn_rate.py"
     @OptionGroup var common: CommonOptions
 
-    @Option(help: "Rounds: each interleaves the GEMM peak with the planner-path forward (and, with --peers-python, ours with PyTorch's training); medians of the per-round ratios are reported (this machine's speed varies from minute to minute).")
+    @Option(help: "Rounds of (ours, PyTorch) training with --peers-python; the median of the per-round ratios is reported (this machine's speed varies from minute to minute).")
     var repeats: Int = 3
     @Flag(help: "Run PyTorch's training at the same time on core 0 (pin ours to core 1: `taskset -c 1 mbc bench dynamics …`) so both see the same machine; ours is timed in chunks of 10 steps for as long as the peer runs, and the median chunk is compared.")
     var concurrent = false
+    @Option(help: "Interleaved rounds of (GEMM peak, planner-path forward); the median of the per-round ratios is reported.")
+    var forwardRounds: Int = 9
 
     func run() throws {
         #if DEBUG
         FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench dynamics`\n".data(using: .utf8)!)
         #endif
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        guard repeats >= 1, forwardRounds >= 1 else { throw ValidationError("--repeats and --forward-rounds must be at least 1") }
         var results: [[String: Any]] = []
         var peers: [[String: Any]] = []
         // training throughput per size; for 27x8 against PyTorch's E=7 run, round by round
@@ -72,7 +74,7 @@ struct BenchDynamics: ParsableCommand {
         let forward = try ForwardBench(obs: 27, act: 8)
         var fractions: [Double] = [], peaks: [Double] = [], rows: [Double] = [], apiFractions: [Double] = []
         var blasPeaks: [Double] = [], packedPeaks: [Double] = []
-        for round in 0..<repeats {
+        for round in 0..<forwardRounds {
             let rates = gemmRates(m: 10000, n: 200, k: 200)
             let gemm = max(rates.blas, rates.packed)
             let r = forward.rates()
@@ -84,9 +86,9 @@ struct BenchDynamics: ParsableCommand {
         }
         say("LinAlg: \(String(cString: la_build_info()))")
         say(String(format: "LinAlg GEMM 10000×200×200: %.1f GFLOP/s, median of %d rounds (la_gemm via OpenBLAS %.1f, la_gemm_packed %.1f)",
-                   median(peaks), repeats, median(blasPeaks), median(packedPeaks)))
+                   median(peaks), forwardRounds, median(blasPeaks), median(packedPeaks)))
         say(String(format: "ensemble forward E=5, 500×20 rows (CEM population × particles), planner path (EnsemblePropagator: normalize, 5 GEMMs, sample): %.0f rows/s, %.0f %% of the GEMM peak of the same round (median of %d: %@)",
-                   median(rows), 100 * median(fractions), repeats, fractions.map { String(format: "%.0f %%", 100 * $0) }.joined(separator: ", ") as NSString))
+                   median(rows), 100 * median(fractions), forwardRounds, fractions.map { String(format: "%.0f %%", 100 * $0) }.joined(separator: ", ") as NSString))
         say(String(format: "  (predictMembers, the Double API path: %.0f %% of the peak)", 100 * median(apiFractions)))
         results.insert(["measure": "gemm 10000x200x200", "gflops": median(peaks), "openblas_gflops": median(blasPeaks),
                         "packed_gflops": median(packedPeaks)], at: 0)

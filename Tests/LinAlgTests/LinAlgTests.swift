@@ -695,3 +695,58 @@ struct GaussianStepTests {
         }
     }
 }
+
+// MARK: - Ensemble training loss
+
+@Suite("la_gaussian_nll")
+struct GaussianNLLTests {
+    /// d = 5 (narrower than a vector), 8, 27 (the Ant-like state); 37 rows leave a partial block of 5 rows;
+    /// raw log-variances far past both bounds.
+    @Test("sums, head gradients and bound gradients match the soft-bounded NLL in Double", arguments: [5, 8, 27])
+    func matchesReference(d: Int) {
+        let members = 3, batch = 37
+        var seed: UInt64 = 99 + UInt64(d)
+        func uniform(_ lo: Double, _ hi: Double) -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(lo + (hi - lo) * Double(seed >> 11) * 0x1.0p-53)
+        }
+        let head = (0..<(members * batch * 2 * d)).map { i in (i % (2 * d)) < d ? uniform(-3, 3) : uniform(-30, 15) }
+        let target = (0..<(members * batch * d)).map { _ in uniform(-3, 3) }
+        let hi = (0..<d).map { _ in uniform(0, 1) }, lo = (0..<d).map { _ in uniform(-12, -8) }
+        var grad = [Float](repeating: .nan, count: head.count), sums = [Double](repeating: .nan, count: members)
+        var gMax = [Double](repeating: 1, count: d), gMin = [Double](repeating: -1, count: d)  // accumulated onto
+        la_gaussian_nll(Int32(members), Int32(batch), Int32(d), head, target, hi, lo, &grad, &sums, &gMax, &gMin)
+        func softplus(_ x: Double) -> Double { max(x, 0) + log(1 + exp(-abs(x))) }
+        func logistic(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+        let scale = 1 / Double(batch * d)
+        var wantMax = [Double](repeating: 1, count: d), wantMin = [Double](repeating: -1, count: d)
+        var sumAbsDS = [Double](repeating: 0, count: d)  // 1 − σ in float is exact only to ~6e-8 absolute
+        for e in 0..<members {
+            var sum = 0.0
+            for b in 0..<batch {
+                let row = e * batch + b
+                for j in 0..<d {
+                    let mu = Double(head[row * 2 * d + j]), r = Double(head[row * 2 * d + d + j])
+                    let u = Double(hi[j]) - r, v = Double(hi[j]) - softplus(u) - Double(lo[j])
+                    let s = Double(lo[j]) + softplus(v)
+                    let diff = mu - Double(target[row * d + j])
+                    let d2iv = diff * diff * exp(-s)
+                    sum += d2iv + s
+                    let dS = (1 - d2iv) * scale
+                    let gMu = 2 * diff * exp(-s) * scale, gRaw = dS * logistic(v) * logistic(u)
+                    #expect(abs(Double(grad[row * 2 * d + j]) - gMu) <= 1e-5 * max(abs(gMu), scale), "mean grad \(e) \(b) \(j)")
+                    #expect(abs(Double(grad[row * 2 * d + d + j]) - gRaw) <= 1e-5 * max(abs(gRaw), scale), "raw grad \(e) \(b) \(j)")
+                    wantMax[j] += dS * logistic(v) * (1 - logistic(u))
+                    sumAbsDS[j] += abs(dS)
+                    wantMin[j] += dS * (1 - logistic(v))
+                }
+            }
+            #expect(abs(sums[e] - sum) <= 1e-5 * abs(sum), "member \(e): \(sums[e]) vs \(sum)")
+        }
+        for j in 0..<d {
+            let tol = 1e-5 * max(1, abs(wantMax[j])) + 1e-6 * sumAbsDS[j]
+            #expect(abs(gMax[j] - wantMax[j]) <= tol, "max bound \(j)")
+            #expect(abs(gMin[j] - wantMin[j]) <= 1e-5 * max(1, abs(wantMin[j])) + 1e-6 * sumAbsDS[j], "min bound \(j)")
+        }
+    }
+}

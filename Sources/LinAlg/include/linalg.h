@@ -189,7 +189,26 @@ void la_gaussian_step(int rows, int s,
                       const float* max_logvar,           // (s)
                       const float* min_logvar,           // (s)
                       const float* LA_NULLABLE noise,    // (rows x s) or NULL
-                      float* next);                      // (rows x s)
+                      float* next);
+
+/// The PETS Gaussian NLL of an ensemble's heads and its gradients (the training loss; see
+/// Loss.gaussianNLL in NeuralNets), for E = `members` members of `batch` rows of output width d:
+///   s₁ = max_lv − softplus(max_lv − r),  s = min_lv + softplus(s₁ − min_lv)     (soft log-variance bounds)
+///   term = (μ − y)²·e^(−s) + s
+/// Writes member_sums[e] = Σ_{b,j} term (unscaled, accumulated in double), grad_head (E × B × 2d, mean
+/// columns then raw log-variance columns) = ∂/∂head of Σ_e member_sums[e] / (B·d), and ADDS that
+/// objective's gradients w.r.t. max_lv and min_lv to grad_max and grad_min (d each, double). The
+/// regularizer on the bounds is the caller's. Runtime-dispatched AVX2/FMA exp/log (relative error ~2e-7),
+/// rows staged 8 at a time so every dimension runs 8-wide; the C library otherwise.
+void la_gaussian_nll(int members, int batch, int d,
+                     const float* head,      // (members x batch x 2d)
+                     const float* target,    // (members x batch x d)
+                     const float* max_lv,    // (d)
+                     const float* min_lv,    // (d)
+                     float* grad_head,       // (members x batch x 2d), written
+                     double* member_sums,    // (members), written
+                     double* grad_max,       // (d), accumulated
+                     double* grad_min);      // (d), accumulated                      // (rows x s)
 
 /// Standard normals by the Box–Muller transform of 64-bit random words: word i gives
 ///   u1 = (bits >> 40) + 1) / 2^24 in (0, 1],  u2 = ((bits >> 16) & 0xFFFFFF) / 2^24 in [0, 1),
