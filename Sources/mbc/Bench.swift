@@ -57,6 +57,8 @@ struct BenchSim: ParsableCommand {
                        envStepsPerSecond: Double(steps) / wall)
     }
 
+    func validate() throws { try validatePeers(python: peersPython, script: peersScript) }
+
     func run() throws {
         #if DEBUG
         FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench sim`\n".data(using: .utf8)!)

@@ -23,6 +23,8 @@ struct BenchDynamics: ParsableCommand {
     @Option(help: "Interleaved rounds of (GEMM peak, planner-path forward); the median of the per-round ratios is reported.")
     var forwardRounds: Int = 9
 
+    func validate() throws { try validatePeers(python: peersPython, script: peersScript) }
+
     func run() throws {
         #if DEBUG
         FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench dynamics`\n".data(using: .utf8)!)
@@ -193,6 +195,18 @@ final class ForwardBench {
         let start = Date()
         for _ in 0..<5 { _ = model.predictMembers(states: s, actions: a, count: rows) }
         return Double(5 * rows * 5) / Date().timeIntervalSince(start)
+    }
+}
+
+/// Fails early, naming the path, when peers are asked for but their Python or script is not there (the
+/// default script path is relative to the package root, where the commands are meant to be run).
+func validatePeers(python: String?, script: String) throws {
+    guard let python else { return }
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        throw ValidationError("--peers-python \(python): no executable there (see ../shared/peers/README.md)")
+    }
+    guard FileManager.default.fileExists(atPath: script) else {
+        throw ValidationError("peers script \(script) not found (relative to \(FileManager.default.currentDirectoryPath)); run from the package root or pass --peers-script")
     }
 }
 

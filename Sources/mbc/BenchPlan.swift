@@ -29,6 +29,8 @@ struct BenchPlan: ParsableCommand {
     var concurrent = false
     @OptionGroup var common: CommonOptions
 
+    func validate() throws { try validatePeers(python: peersPython, script: peersScript) }
+
     func run() throws {
         #if DEBUG
         FileHandle.standardError.write("warning: this is a debug build; benchmark with `swift run -c release mbc bench plan`\n".data(using: .utf8)!)

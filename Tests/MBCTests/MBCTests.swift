@@ -57,6 +57,18 @@ struct MBCTests {
         #expect(r.stderr.contains("bad.urdf:3") || r.stderr.contains("bad.urdf:5"), "\(r.stderr)")
     }
 
+    @Test("bench commands name a missing peers Python or peers script before measuring anything")
+    func benchPeersValidation() throws {
+        for command in ["sim", "dynamics", "plan"] {
+            let noPython = try mbc(["bench", command, "--peers-python", "/nonexistent/python"])
+            #expect(noPython.status != 0)
+            #expect(noPython.stderr.contains("/nonexistent/python"), "\(command): \(noPython.stderr)")
+            let noScript = try mbc(["bench", command, "--peers-python", "/bin/sh", "--peers-script", "/nonexistent/peer.py"])
+            #expect(noScript.status != 0)
+            #expect(noScript.stderr.contains("/nonexistent/peer.py"), "\(command): \(noScript.stderr)")
+        }
+    }
+
     @Test("simulate quadruped-walk records the log format; replay reads it back")
     func simulateRecordReplay() throws {
         let dir = try temporaryDirectory()
