@@ -3,12 +3,18 @@
 // SwiftPM compiles C++ at -O2 without -march, so Eigen's transcendental functions run on SSE2 and the SiLU
 // epilogue cost as much as the OpenBLAS GEMM before it. These functions carry their own target attribute
 // (no compile flags for the package) and are only called after __builtin_cpu_supports confirms the CPU.
+// On other architectures (or with -DLINALG_NO_X86_KERNELS) only stubs are compiled: available() is false
+// and linalg.cpp's portable code runs. la_set_vector_kernels(0) selects that code on x86 too (per thread).
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(LINALG_NO_X86_KERNELS)
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 namespace linalg_avx2 {
+
+/// Cleared by la_set_vector_kernels(0) on the calling thread (tests of the portable paths).
+thread_local bool enabled = true;
 
 /// exp(x) for float, vectorizable: Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-6
 /// polynomial for e^r (the classic single-precision minimax coefficients), and 2^n built in the exponent
@@ -259,10 +265,28 @@ __attribute__((target("avx2,fma"))) void box_muller(long pairs, const uint64_t* 
   }
 }
 
-/// True when this CPU can run the functions above.
+/// True when this CPU can run the functions above and la_set_vector_kernels has not turned them off.
 bool available() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
+  return ok && enabled;
 }
 
 }  // namespace linalg_avx2
+
+#else  // not x86: no AVX2 kernels; linalg.cpp's portable paths run (available() is false, so these never do)
+
+#include <cstdint>
+#include <cstdlib>
+
+namespace linalg_avx2 {
+thread_local bool enabled = true;
+bool available() { return false; }
+void bias_silu(float*, const float*, long, long) { std::abort(); }
+void gaussian_step(long, long, const float*, const float*, const float*, const float*, const float*, const float*,
+                   const float*, float*) { std::abort(); }
+void gaussian_nll(long, long, long, const float*, const float*, const float*, const float*, float*, double*, double*,
+                  double*) { std::abort(); }
+void box_muller(long, const uint64_t*, float*) { std::abort(); }
+}  // namespace linalg_avx2
+
+#endif

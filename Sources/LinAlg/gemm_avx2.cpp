@@ -10,6 +10,8 @@
 //
 // Like epilogue_avx2.cpp, every function carries its own target attribute (SwiftPM builds without -march)
 // and is called only after __builtin_cpu_supports confirmed AVX2 and FMA (linalg_avx2::available()).
+// Not compiled on other architectures or with -DLINALG_NO_X86_KERNELS (la_gemm_packed's portable loop runs).
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(LINALG_NO_X86_KERNELS)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -195,3 +197,13 @@ void gemm_packed(long m, long n, long k, const float* a, const float* packed, co
 }
 
 }  // namespace linalg_avx2
+
+#else  // not x86: la_gemm_packed takes its portable path (linalg_avx2::available() is false)
+
+#include <cstdlib>
+
+namespace linalg_avx2 {
+void gemm_packed(long, long, long, const float*, const float*, const float*, float*, int) { std::abort(); }
+}  // namespace linalg_avx2
+
+#endif

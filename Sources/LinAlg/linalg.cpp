@@ -28,6 +28,7 @@ void gaussian_step(long rows, long s, const float* head, const float* states, co
 void gaussian_nll(long members, long batch, long d, const float* head, const float* target, const float* max_lv,
                   const float* min_lv, float* grad_head, double* member_sums, double* grad_max, double* grad_min);
 bool available();
+extern thread_local bool enabled;
 void box_muller(long pairs, const uint64_t* bits, float* out);
 void gemm_packed(long m, long n, long k, const float* a, const float* packed, const float* bias, float* c,
                  int fused_act);
@@ -471,3 +472,7 @@ extern "C" void la_gaussian_nll(int members, int batch, int d, const float* head
     member_sums[e] = sum;
   }
 }
+
+extern "C" void la_set_vector_kernels(int enabled) { linalg_avx2::enabled = enabled != 0; }
+
+extern "C" int la_vector_kernels(void) { return linalg_avx2::available() ? 1 : 0; }

@@ -46,6 +46,12 @@ extension la_activation: @retroactive CustomTestStringConvertible {
 /// The `int activation` argument for an enum value.
 func code(_ act: la_activation) -> Int32 { Int32(act.rawValue) }
 
+/// Both dispatch paths of the runtime-dispatched kernels: the AVX2/FMA kernels (where the CPU has them)
+/// and the portable code, chosen per thread with `la_set_vector_kernels` (test bodies are synchronous, so
+/// they stay on one thread and other tests are not affected; each restores the default with `defer`).
+let kernelPaths = [true, false]
+
+
 /// Reference activation in Double (see la_activation in linalg.h).
 func reference(_ act: la_activation, _ x: Double) -> Double {
     switch act {
@@ -134,8 +140,10 @@ func transpose(_ a: [Double], _ rows: Int, _ cols: Int) -> [Double] {
 @Suite("la_gemm")
 struct GemmTests {
     /// Every activation x {no bias, bias} x beta in {0, 1, -0.5} against the naive loop.
-    @Test("matches naive triple loop", arguments: gemmShapes)
-    func matchesNaive(shape: Shape) {
+    @Test("matches naive triple loop (AVX2 epilogue and portable path)", arguments: gemmShapes, kernelPaths)
+    func matchesNaive(shape: Shape, vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         let (m, n, k) = (shape.m, shape.n, shape.k)
         var rng = SplitMix64(seed: UInt64(m * 1_000_003 + n * 1009 + k))
         let a = randomFloats(m * k, &rng)
@@ -172,8 +180,10 @@ struct GemmTests {
     }
 
     /// Activations over a wide input range (saturation, large |x|) through a 1x1 inner product.
-    @Test("activations at extreme inputs", arguments: allActivations)
-    func activationExtremes(act: la_activation) {
+    @Test("activations at extreme inputs", arguments: allActivations, kernelPaths)
+    func activationExtremes(act: la_activation, vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         let xs: [Float] = [-100, -30, -10, -3, -1, -0.5, -1e-3, -1e-7, 0, 1e-7, 1e-3, 0.5, 1, 3, 10, 30, 100]
         var c = [Float](repeating: .nan, count: xs.count)
         gemm(1, xs.count, 1, [1], xs, nil, &c, act)
@@ -363,8 +373,10 @@ struct PackedGemmTests {
     ]
 
     /// Every activation × {bias, no bias} against the naive loop in Double; the packed layout is as documented.
-    @Test("matches naive triple loop", arguments: shapes)
-    func matchesNaive(shape: Shape) {
+    @Test("matches naive triple loop (AVX2 kernel and portable path)", arguments: shapes, kernelPaths)
+    func matchesNaive(shape: Shape, vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         let (m, n, k) = (shape.m, shape.n, shape.k)
         var rng = SplitMix64(seed: UInt64(7 + m * 31 + n * 7 + k))
         let a = randomFloats(m * k, &rng)
@@ -433,7 +445,10 @@ struct PackedGemmTests {
 struct BoxMullerTests {
     /// The documented transform of the words, evaluated in Double, to 2e-6 (the vector log and sincos);
     /// words that hit u1 = 1 (r = 0), u1 = 2^-24 (the largest radius) and every quarter turn included.
-    @Test func matchesTheTransformInDouble() {
+    @Test(arguments: kernelPaths)
+    func matchesTheTransformInDouble(vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         var rng = SplitMix64(seed: 11)
         var words = (0..<4096).map { _ in rng.next() }
         words += [UInt64(0xFFFFFF) << 40, 0, UInt64(0x400000) << 16, UInt64(0x800000) << 16, UInt64(0xC00000) << 16, UInt64(0xFFFFFF) << 16]
@@ -449,7 +464,10 @@ struct BoxMullerTests {
     }
 
     /// 200,000 samples have the moments of N(0, 1): mean, variance, skewness and kurtosis within 5 standard errors.
-    @Test func momentsAreStandardNormal() {
+    @Test(arguments: kernelPaths)
+    func momentsAreStandardNormal(vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         var rng = SplitMix64(seed: 12)
         let words = (0..<100_000).map { _ in rng.next() }
         var z = [Float](repeating: 0, count: 200_000)
@@ -638,6 +656,15 @@ struct LeastSquaresTests {
 
 // MARK: - Build info
 
+@Test("la_set_vector_kernels switches this thread's dispatch and la_vector_kernels reports it")
+func vectorKernelSwitch() {
+    let initial = la_vector_kernels()
+    la_set_vector_kernels(0)
+    #expect(la_vector_kernels() == 0)
+    la_set_vector_kernels(1)
+    #expect(la_vector_kernels() == initial)
+}
+
 @Test func buildInfoNamesEigenAndSIMD() {
     let info = String(cString: la_build_info())
     #expect(info.hasPrefix("Eigen 3."))
@@ -652,8 +679,10 @@ struct GaussianStepTests {
     /// s = 5 is all tail, 8 no tail, 13 and 27 (the Ant-like state) both; 37 rows leave a partial block of 5
     /// rows for the staged tails.
     @Test("matches the soft-bounded Gaussian step in Double, with and without noise, across the bound range",
-          arguments: [5, 8, 13, 27])
-    func matchesReference(s: Int) {
+          arguments: [5, 8, 13, 27], kernelPaths)
+    func matchesReference(s: Int, vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         let rows = 37
         var seed: UInt64 = 12345
         func uniform(_ lo: Double, _ hi: Double) -> Float {
@@ -702,8 +731,10 @@ struct GaussianStepTests {
 struct GaussianNLLTests {
     /// d = 5 (narrower than a vector), 8, 27 (the Ant-like state); 37 rows leave a partial block of 5 rows;
     /// raw log-variances far past both bounds.
-    @Test("sums, head gradients and bound gradients match the soft-bounded NLL in Double", arguments: [5, 8, 27])
-    func matchesReference(d: Int) {
+    @Test("sums, head gradients and bound gradients match the soft-bounded NLL in Double", arguments: [5, 8, 27], kernelPaths)
+    func matchesReference(d: Int, vector: Bool) {
+        la_set_vector_kernels(vector ? 1 : 0)
+        defer { la_set_vector_kernels(1) }
         let members = 3, batch = 37
         var seed: UInt64 = 99 + UInt64(d)
         func uniform(_ lo: Double, _ hi: Double) -> Float {

@@ -273,6 +273,16 @@ int la_lstsq(int m, int n, int nrhs,
 /// The returned string is static (never free it) and identical on every call.
 const char* la_build_info(void);
 
+/// Turns the runtime-dispatched AVX2/FMA kernels (the SiLU epilogue, la_gemm_packed, la_box_muller,
+/// la_gaussian_step, la_gaussian_nll) off (0) or back on (nonzero, the default) for calls made on the
+/// calling thread only, so the portable paths can be tested and compared on a machine that has AVX2
+/// without disturbing other threads. On CPUs without AVX2/FMA (and on non-x86 builds) the portable paths
+/// always run.
+void la_set_vector_kernels(int enabled);
+
+/// 1 when the AVX2/FMA kernels are in use on the calling thread (CPU support and not turned off), else 0.
+int la_vector_kernels(void);
+
 #if defined(__clang__)
 #pragma clang assume_nonnull end
 #pragma clang diagnostic pop
