@@ -170,3 +170,56 @@ final class Mutex2<T>: @unchecked Sendable {
     var value: T { lock.lock(); defer { lock.unlock() }; return stored }
     func append<E>(_ e: E) where T == [E] { lock.lock(); stored.append(e); lock.unlock() }
 }
+
+/// A wheel spinning about a vertical hinge (no gravity torque about the axis) with Coulomb joint friction
+/// `friction` N·m, inertia `inertia` kg·m² about the axis, a torque actuator and initial rate `omega` rad/s.
+func frictionWheel(inertia: Double, friction: Double, omega: Double = 0, timeStep: Double = 0.001) throws -> PhysicsWorld {
+    var settings = WorldSettings()
+    settings.timeStep = timeStep
+    settings.ground = false
+    let body = BodyDescription(name: "wheel", pose: Pose(position: Vec3(0, 0, 1)), mass: 1, inertia: .diagonal(Vec3(inertia, inertia, inertia)))
+    let joint = JointDescription(name: "axle", kind: .hinge, parent: nil, child: 0, anchor: Vec3(0, 0, 1), axis: .unitZ, friction: friction)
+    let world = try PhysicsWorld(WorldDescription(settings: settings, bodies: [body], joints: [joint],
+                                                  actuators: [ActuatorDescription(joint: 0, mode: .torque)]))
+    world.setState(bodies: [(Pose(position: Vec3(0, 0, 1)), .zero, Vec3(0, 0, omega))], jointPositions: [0])
+    return world
+}
+
+@Suite("Joint Coulomb friction (URDF <dynamics friction>)")
+struct JointFrictionTests {
+    @Test("a torque below the friction holds the joint still")
+    func sticks() throws {
+        let world = try frictionWheel(inertia: 0.01, friction: 0.2)
+        for _ in 0..<1000 { try world.step(commands: [0.15]) }
+        let s = world.jointStates()
+        #expect(abs(s.positions[0]) < 1e-4 && abs(s.velocities[0]) < 1e-3, "q \(s.positions[0]) q̇ \(s.velocities[0])")
+    }
+
+    @Test("a torque above the friction accelerates at (τ − f)/I")
+    func slides() throws {
+        let world = try frictionWheel(inertia: 0.01, friction: 0.2)
+        for _ in 0..<500 { try world.step(commands: [0.5]) }
+        let rate = world.jointStates().velocities[0]
+        #expect(abs(rate - 15) < 0.15, "q̇ after 0.5 s: \(rate) (expected (0.5 − 0.2)/0.01 · 0.5 = 15)")
+    }
+
+    /// Coasting from ω₀ decelerates at f/I, stops at I·ω₀/f and then stays stopped: also for a light wheel
+    /// whose one-step friction impulse f·dt/I (2 rad/s) is larger than the speeds near the stop.
+    @Test("a coasting joint decelerates at f/I, stops at I·ω₀/f and stays stopped", arguments: [0.01, 1e-4])
+    func coastsToAStop(inertia: Double) throws {
+        let f = 0.2, omega = 10.0
+        let world = try frictionWheel(inertia: inertia, friction: f, omega: omega)
+        let stop = inertia * omega / f
+        let dt = world.settings.timeStep
+        var atHalf = Double.nan, late: [Double] = []
+        let total = Int((2 * stop + 0.2) / dt)
+        for k in 1...total {
+            try world.step(commands: [0])
+            let rate = world.jointStates().velocities[0]
+            if k == Int(0.5 * stop / dt) { atHalf = rate }
+            if Double(k) * dt > stop + 0.1 { late.append(rate) }
+        }
+        #expect(abs(atHalf - 0.5 * omega) < 0.02 * omega + f * dt / inertia, "at half the stopping time: \(atHalf) rad/s")
+        #expect(!late.isEmpty && late.allSatisfy { abs($0) < 1e-6 }, "after stopping: up to \(late.map(abs).max() ?? .nan) rad/s")
+    }
+}
