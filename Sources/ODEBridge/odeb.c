@@ -27,6 +27,8 @@ typedef struct {
     double q;          // current unwrapped coordinate
     double damping;
     double friction;
+    double friction_vth;      // |rate| above which friction is an explicit torque (see odeb_joint_friction_mode)
+    int friction_explicit;    // 1 while the friction row is off and the torque is applied explicitly
 } odeb_joint;
 
 struct odeb_world {
@@ -244,6 +246,8 @@ void odeb_world_set_params(odeb_world* w, const odeb_world_params* params) {
 
 // MARK: - building
 
+static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j);
+
 static int odeb_set_mass(dBodyID b, double mass, const double I[9]) {
     dMass m;
     dMassSetZero(&m);
@@ -291,6 +295,9 @@ int odeb_body_set_mass(odeb_world* w, int body, double mass, const double inerti
         snprintf(w->error, sizeof w->error, "body %d: invalid mass %g or inertia (must be positive definite)", body, mass);
         return -1;
     }
+    // the friction thresholds of the joints that move this body depend on its inertia
+    for (int k = 0; k < w->njoint; k++)
+        if (w->joints[k].child == body) odeb_joint_apply_dynamics(w, &w->joints[k]);
     return 0;
 }
 
@@ -338,6 +345,69 @@ int odeb_geom_set_friction(odeb_world* w, int geom, double mu) {
     return 0;
 }
 
+/// The rate above which a joint's Coulomb friction is applied as an explicit torque −f·sign(q̇) instead of a
+/// bounded constraint row (exact solver only, see odeb_joint_friction_mode): 2·f·dt / I, with I the child body's inertia about the joint axis (mass for a
+/// slider). While sliding, Coulomb friction is exactly that torque, and every row left out of ODE's Dantzig
+/// LCP saves pivoting (the 7 bounded friction rows were ~35 % of an arm step). The factor: one step of
+/// explicit friction changes the rate by at most f·dt/I_eff; as long as the joint's effective inertia is at
+/// least a quarter of I, a step that crosses zero ends below the threshold, so the next step uses the row,
+/// which sticks the joint — no chatter about zero.
+static double odeb_joint_rate(const odeb_joint* j);
+
+static double odeb_friction_threshold(const odeb_world* w, const odeb_joint* j, double f) {
+    dMass m;
+    dBodyGetMass(j->body1, &m);
+    double inertia;
+    if (j->type == ODEB_JOINT_SLIDER) {
+        inertia = m.mass;
+    } else {
+        // axis (world) into the body frame: a_b = Rᵀ a; I_axis = a_bᵀ I a_b + m·|r⊥|², r = COM − anchor
+        const dReal* R = dBodyGetRotation(j->body1);
+        double a[3] = {j->axis[0], j->axis[1], j->axis[2]}, ab[3];
+        for (int c = 0; c < 3; c++) ab[c] = R[0 * 4 + c] * a[0] + R[1 * 4 + c] * a[1] + R[2 * 4 + c] * a[2];
+        inertia = 0;
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++) inertia += ab[r] * m.I[r * 4 + c] * ab[c];
+        dVector3 anchor;
+        dJointGetHingeAnchor(j->id, anchor);
+        const dReal* p = dBodyGetPosition(j->body1);
+        double r[3] = {p[0] - anchor[0], p[1] - anchor[1], p[2] - anchor[2]};
+        double ra = r[0] * a[0] + r[1] * a[1] + r[2] * a[2];
+        double perp2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2] - ra * ra;
+        inertia += m.mass * (perp2 > 0 ? perp2 : 0);
+    }
+    if (!(inertia > 0)) return INFINITY;  // no usable inertia: always the row
+    return 2.0 * f * w->params.dt / inertia;
+}
+
+/// Chooses, from the joint's current rate alone (so a restored state steps identically), between the
+/// friction row (|q̇| ≤ friction_vth: the joint may stick) and an explicit torque −f·sign(q̇) (sliding);
+/// switches the row off or on when the choice changes and applies the torque. Only with the exact solver
+/// (dWorldStep), whose Dantzig LCP pays for every bounded row in pivoting; QuickStep's projected
+/// Gauss–Seidel costs the same per row whatever its bounds, so there the row always stays.
+static void odeb_joint_friction_mode(const odeb_world* w, odeb_joint* j) {
+    double f = j->friction;
+    if (!(f > 0) || (j->type != ODEB_JOINT_HINGE && j->type != ODEB_JOINT_SLIDER)) return;
+    double qd = odeb_joint_rate(j);
+    int explicit_mode = w->params.exact_solver && fabs(qd) > j->friction_vth;
+    if (explicit_mode != j->friction_explicit) {
+        double fmax = explicit_mode ? 0.0 : f;
+        if (j->servo) {
+            if (j->type == ODEB_JOINT_HINGE) dJointSetAMotorParam(j->friction_motor, dParamFMax, fmax);
+            else dJointSetLMotorParam(j->friction_motor, dParamFMax, fmax);
+        } else {
+            if (j->type == ODEB_JOINT_HINGE) dJointSetHingeParam(j->id, dParamFMax, fmax);
+            else dJointSetSliderParam(j->id, dParamFMax, fmax);
+        }
+        j->friction_explicit = explicit_mode;
+    }
+    if (explicit_mode) {
+        double tau = qd > 0 ? -f : f;
+        if (j->type == ODEB_JOINT_HINGE) dJointAddHingeTorque(j->id, tau);
+        else dJointAddSliderForce(j->id, tau);
+    }
+}
+
 static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j) {
     // Coulomb friction is a motor row with zero target velocity and the friction as its force limit
     // (implicit, so it holds a joint still without chatter; ODE skips a row whose limit is 0). It uses the
@@ -345,6 +415,8 @@ static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j) {
     // (slider) motor on the same axis carries it.
     if (j->type != ODEB_JOINT_HINGE && j->type != ODEB_JOINT_SLIDER) return;
     double f = j->friction > 0 ? j->friction : 0.0;
+    j->friction_explicit = 0;
+    j->friction_vth = f > 0 ? odeb_friction_threshold(w, j, f) : 0.0;
     if (!j->servo) {
         if (j->type == ODEB_JOINT_HINGE) {
             dJointSetHingeParam(j->id, dParamVel, 0.0);
@@ -642,7 +714,8 @@ int odeb_world_step(odeb_world* w, int substeps, const double* command, double* 
                 else dJointAddSliderForce(j->id, tau);
             }
         }
-        // viscous joint damping
+        // viscous joint damping; Coulomb friction as a row or an explicit torque
+        for (int k = 0; k < w->njoint; k++) odeb_joint_friction_mode(w, &w->joints[k]);
         for (int k = 0; k < w->njoint; k++) {
             odeb_joint* j = &w->joints[k];
             if (j->damping <= 0) continue;

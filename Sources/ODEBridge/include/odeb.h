@@ -90,7 +90,9 @@ int odeb_geom_set_friction(odeb_world* w, int geom, double mu);
 /// the joint has stops at [lower, upper]; a hinge's stops must lie within π of `position` (ODE measures
 /// hinge angles in (-π, π] from the build pose), so build limited hinges at the middle of their range. `damping` is viscous
 /// (N·m·s/rad or N·s/m, applied explicitly each step), `friction` is Coulomb (N·m or N, an ODE motor with
-/// zero target velocity and this force limit). Returns the joint index or -1.
+/// zero target velocity and this force limit; with the exact solver, while the joint slides faster than
+/// 2·friction·dt / I_child-about-the-axis, the torque −friction·sign(rate) instead, the row off). Returns the
+/// joint index or -1.
 int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const double anchor[3], const double axis[3],
                          double position, double lower, double upper, double damping, double friction);
 /// Changes a joint's damping and Coulomb friction on a live world.
