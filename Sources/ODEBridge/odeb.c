@@ -41,6 +41,7 @@ struct odeb_world {
     dBodyID* bodies; int nbody, cap_body;
     double* quat_in;   // (bodies × 4) the last quaternion passed to dBodySetQuaternion per body
     dGeomID* geoms; int* geom_body; double* geom_mu; int ngeom, cap_geom;
+    double* geom_bound;   // per geom: radius about its body's COM of a sphere holding the shape (m)
     odeb_joint* joints; int njoint, cap_joint;
 
     // actuators
@@ -222,7 +223,7 @@ void odeb_world_destroy(odeb_world* w) {
     dWorldSetStepThreadingImplementation(w->world, NULL, NULL);
     dWorldDestroy(w->world);  // destroys bodies and joints
     dThreadingFreeImplementation(w->threading);
-    free(w->bodies); free(w->quat_in); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->joints);
+    free(w->bodies); free(w->quat_in); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->geom_bound); free(w->joints);
     free(w->act_joint); free(w->act_mode); free(w->act_kp); free(w->act_kd); free(w->act_limit); free(w->act_strength);
     free(w->act_err); free(w->act_vmax);
     free(w->contact_count); free(w->contact_force); free(w->feedback); free(w->feedback_body);
@@ -311,6 +312,8 @@ int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3],
     void* gb = odeb_grow(w->geom_body, &cap, w->ngeom + 1, sizeof(int)); if (!gb) return -1; w->geom_body = gb;
     cap = w->cap_geom;
     void* gm = odeb_grow(w->geom_mu, &cap, w->ngeom + 1, sizeof(double)); if (!gm) return -1; w->geom_mu = gm;
+    cap = w->cap_geom;
+    void* gr = odeb_grow(w->geom_bound, &cap, w->ngeom + 1, sizeof(double)); if (!gr) return -1; w->geom_bound = gr;
     w->cap_geom = cap;
     dGeomID geom = 0;
     switch (type) {
@@ -329,6 +332,15 @@ int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3],
     w->geoms[w->ngeom] = geom;
     w->geom_body[w->ngeom] = body;
     w->geom_mu[w->ngeom] = mu;
+    // a sphere about the body's COM that holds the shape: |offset| + the shape's own bounding radius
+    double shape_r = 0;
+    switch (type) {
+    case ODEB_GEOM_BOX: shape_r = 0.5 * sqrt(size[0] * size[0] + size[1] * size[1] + size[2] * size[2]); break;
+    case ODEB_GEOM_SPHERE: shape_r = size[0]; break;
+    case ODEB_GEOM_CYLINDER: shape_r = sqrt(size[0] * size[0] + 0.25 * size[1] * size[1]); break;
+    default: shape_r = size[0] + 0.5 * size[1]; break;  // capsule
+    }
+    w->geom_bound[w->ngeom] = sqrt(rel_pos[0] * rel_pos[0] + rel_pos[1] * rel_pos[1] + rel_pos[2] * rel_pos[2]) + shape_r;
     w->ngeom += 1;
     free(w->geom_contact_count);
     w->geom_contact_count = calloc((size_t)w->ngeom, sizeof(int));
@@ -624,6 +636,9 @@ static void odeb_collide_ground(odeb_world* w) {
     if (w->ngeom > 0) memset(w->geom_contact_count, 0, (size_t)w->ngeom * sizeof(int));
     if (!w->ground) { w->nfeedback = 0; return; }
     for (int g = 0; g < w->ngeom; g++) {
+        // a geom whose bounding sphere is wholly above the ground plane (z = 0) cannot touch it: skip ODE's
+        // collider (and its pose update). The 1 mm margin keeps every case ODE could report a contact for.
+        if (dBodyGetPosition(w->bodies[w->geom_body[g]])[2] > w->geom_bound[g] + 1e-3) continue;
         int n = dCollide(w->geoms[g], w->ground, p->max_contacts, cg, sizeof(dContactGeom));
         if (n <= 0) continue;
         int body = w->geom_body[g];
