@@ -30,9 +30,13 @@ struct BenchSim: ParsableCommand {
     @Option(help: "Python with mujoco and pybullet (see ../shared/peers/README.md); measures the peers in the same run.")
     var peersPython: String?
     @Option(help: "The peers' sim_rate.py.") var peersScript: String = "../shared/peers/sim_rate.py"
+    @Flag(help: "Also run each MuJoCo peer (Ant, Pusher) on core 0 while ours (pin it: `taskset -c 1 mbc bench sim …`) measures the matching environment in 1-second chunks for as long as the peer runs; ratios of our median chunk to the peer, per round, and their median.")
+    var concurrent = false
     @OptionGroup var common: CommonOptions
 
-    func measure<E: RobotEnvironment>(_ make: @escaping @Sendable () throws -> E, name: String, threads: Int) throws -> SimRate {
+    func measure<E: RobotEnvironment>(_ make: @escaping @Sendable () throws -> E, name: String, threads: Int,
+                                      duration: Double? = nil) throws -> SimRate {
+        let seconds = duration ?? self.seconds
         let envs = try (0..<threads).map { _ in try make() }
         let vec = VectorEnv(envs, workers: threads)
         var rng = SeededRNG(seed: 1)
@@ -109,12 +113,57 @@ struct BenchSim: ParsableCommand {
             if let pusher = peer("mujoco", "pusher") { say(String(format: "arm physics steps/s ÷ MuJoCo Pusher: %.2f×", arm1.physicsStepsPerSecond / pusher)) }
             if let laikago = peer("pybullet", "laikago") { say(String(format: "quadruped physics steps/s ÷ PyBullet laikago: %.2f×", quad1.physicsStepsPerSecond / laikago)) }
         }
+        var sideBySide: [[String: Any]] = []
+        if concurrent, let python = peersPython {
+            sideBySide = try concurrentRatios(python: python)
+        }
         if common.json {
-            printJSON(["results": rates.map { ["env": $0.name, "threads": $0.threads, "time_step": $0.timeStep, "substeps": $0.substeps,
+            printJSON(["concurrent": sideBySide, "results": rates.map { ["env": $0.name, "threads": $0.threads, "time_step": $0.timeStep, "substeps": $0.substeps,
                                                "env_steps_per_s": $0.envStepsPerSecond, "physics_steps_per_s": $0.physicsStepsPerSecond,
                                                "sim_seconds_per_wall_second": $0.simSecondsPerWallSecond] as [String: Any] },
                        "peers": peers])
         }
+    }
+
+    /// Ours (one thread, 1-second chunks) while a MuJoCo peer runs on core 0: the quadruped against Ant, the
+    /// arm against Pusher, `repeats` rounds; each round's ratio is our median chunk over the peer's Python
+    /// loop and over its C++ loop.
+    func concurrentRatios(python: String) throws -> [[String: Any]] {
+        var out: [[String: Any]] = []
+        let pairs: [(env: String, peer: String)] = [("quadruped-walk", "mujoco ant.xml"), ("arm-reach", "mujoco pusher_v5.xml")]
+        for (env, peerName) in pairs {
+            var pythonRatios: [Double] = [], cppRatios: [Double] = [], ours: [Double] = []
+            for round in 0..<max(1, repeats) {
+                let run = startPeer(python: python, arguments: [peersScript, "--seconds", String(seconds), "--only", peerName])
+                var chunks: [Double] = []
+                repeat {
+                    let r = env == "arm-reach"
+                        ? try measure({ try ArmReachEnv(seed: 1) }, name: env, threads: 1, duration: 1)
+                        : try measure({ try QuadrupedWalkEnv(seed: 1) }, name: env, threads: 1, duration: 1)
+                    chunks.append(r.physicsStepsPerSecond)
+                } while run?.isRunning == true
+                let records = run?.finish() ?? []
+                let mine = median(chunks)
+                ours.append(mine)
+                func peerRate(_ loop: String) -> Double? {
+                    records.first { ($0["loop"] as? String ?? "").contains(loop) }?["steps_per_s"] as? Double
+                }
+                guard let py = peerRate("python"), let cpp = peerRate("C++") else {
+                    say("round \(round + 1): \(peerName) gave no figure")
+                    continue
+                }
+                pythonRatios.append(mine / py); cppRatios.append(mine / cpp)
+                say(String(format: "round %d, side by side: %@ %.0f physics steps/s (median of %d chunks) vs %@ %.0f (Python loop) / %.0f (C++ loop): %.2f× / %.2f×",
+                           round + 1, env as NSString, mine, chunks.count, peerName as NSString, py, cpp, mine / py, mine / cpp))
+            }
+            guard !pythonRatios.isEmpty else { continue }
+            say(String(format: "%@ ÷ %@, side by side: %.2f× (Python loop), %.2f× (C++ loop), medians of %d rounds",
+                       env as NSString, peerName as NSString, median(pythonRatios), median(cppRatios), pythonRatios.count))
+            out.append(["env": env, "peer": peerName, "physics_steps_per_s": median(ours),
+                        "ratio_python_loop": median(pythonRatios), "ratio_cpp_loop": median(cppRatios),
+                        "rounds_ratio_python_loop": pythonRatios, "rounds_ratio_cpp_loop": cppRatios])
+        }
+        return out
     }
 
     /// Runs the peers' sim_rate.py pinned to one core and parses its JSON lines.

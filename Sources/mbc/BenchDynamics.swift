@@ -248,7 +248,7 @@ final class PeerRun {
 }
 
 /// Starts `python arguments…` pinned to core 0 without waiting, or nil (after saying why) if it cannot start.
-private func startPeer(python: String, arguments: [String]) -> PeerRun? {
+func startPeer(python: String, arguments: [String]) -> PeerRun? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
     process.arguments = ["-c", "0", python] + arguments
