@@ -231,11 +231,15 @@ void odeb_world_destroy(odeb_world* w) {
     free(w);
 }
 
+static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j);
+
 void odeb_world_set_params(odeb_world* w, const odeb_world_params* params) {
     odeb_init_thread();
     int old_max = w->params.max_contacts;
     w->params = *params;
     odeb_apply_params(w);
+    // the joints' friction rows use the world's CFM and their sliding thresholds its time step
+    for (int k = 0; k < w->njoint; k++) odeb_joint_apply_dynamics(w, &w->joints[k]);
     if (w->params.max_contacts != old_max) {
         // contact feedback buffers depend on max_contacts
         free(w->feedback); free(w->feedback_body);
@@ -246,8 +250,6 @@ void odeb_world_set_params(odeb_world* w, const odeb_world_params* params) {
 }
 
 // MARK: - building
-
-static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j);
 
 static int odeb_set_mass(dBodyID b, double mass, const double I[9]) {
     dMass m;
@@ -373,9 +375,12 @@ static double odeb_friction_threshold(const odeb_world* w, const odeb_joint* j, 
     if (j->type == ODEB_JOINT_SLIDER) {
         inertia = m.mass;
     } else {
-        // axis (world) into the body frame: a_b = Rᵀ a; I_axis = a_bᵀ I a_b + m·|r⊥|², r = COM − anchor
+        // the current axis (world) into the body frame: a_b = Rᵀ a; I_axis = a_bᵀ I a_b + m·|r⊥|², r = COM −
+        // anchor (j->axis is the axis at creation; the bodies may have moved since)
         const dReal* R = dBodyGetRotation(j->body1);
-        double a[3] = {j->axis[0], j->axis[1], j->axis[2]}, ab[3];
+        dVector3 axis;
+        dJointGetHingeAxis(j->id, axis);
+        double a[3] = {axis[0], axis[1], axis[2]}, ab[3];
         for (int c = 0; c < 3; c++) ab[c] = R[0 * 4 + c] * a[0] + R[1 * 4 + c] * a[1] + R[2 * 4 + c] * a[2];
         inertia = 0;
         for (int r = 0; r < 3; r++)

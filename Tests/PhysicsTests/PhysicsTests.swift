@@ -228,6 +228,25 @@ struct JointFrictionTests {
         #expect(!late.isEmpty && late.allSatisfy { abs($0) < 1e-6 }, "after stopping: up to \(late.map(abs).max() ?? .nan) rad/s")
     }
 
+    /// The sliding threshold scales with the time step (2·f·dt/I): changing the step on a live world must
+    /// not leave the old one: with the old threshold (4 rad/s) and the new step's impulse f·dt/I = 20 rad/s,
+    /// a light joint coasting at 30 rad/s would swing between +10 and −10 rad/s forever.
+    @Test("after the time step changes on a live world, a light coasting joint still stops and stays stopped",
+          arguments: ConstraintSolver.allCases)
+    func timeStepChangeKeepsFrictionConsistent(solver: ConstraintSolver) throws {
+        let f = 0.2, inertia = 1e-4
+        let world = try frictionWheel(inertia: inertia, friction: f, omega: 30, timeStep: 0.001, solver: solver)
+        var settings = world.settings
+        settings.timeStep = 0.01
+        world.apply(settings: settings)
+        var late: [Double] = []
+        for k in 1...40 {
+            try world.step(commands: [0])
+            if k > 20 { late.append(world.jointStates().velocities[0]) }
+        }
+        #expect(late.allSatisfy { abs($0) < 1e-6 }, "after stopping: up to \(late.map(abs).max() ?? .nan) rad/s")
+    }
+
     /// The row/torque choice is made from the restored rate, so stepping across the switch after a restore
     /// (taken while sliding, restored after the joint stuck) repeats the original bit for bit.
     @Test("a restore taken while sliding steps bit-identically across the stick–slip switch", arguments: ConstraintSolver.allCases)
