@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "PhysicsTests", dependencies: ["Physics", "ControlCore"]),
         .testTarget(name: "RobotsTests", dependencies: ["Robots", "Physics", "ControlCore"], exclude: ["Fixtures"]),
         .testTarget(name: "EnvironmentsTests", dependencies: ["Environments", "Robots", "ControlCore", "Datasets"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ControlCore", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
         .testTarget(name: "NeuralNetsTests", dependencies: ["NeuralNets", "LinAlg", "ControlCore"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),

@@ -23,17 +23,9 @@ import Foundation
 /// of row i is row i + 1 of the same episode, and the last row of each episode, which has no successor in
 /// the file, is dropped (with its flags): `rows` maps each transition to its row in the file.
 ///
-/// Stored row-major, like `TransitionDataset`: the values of transition i are
+/// Stored row-major, like `Dynamics.TransitionDataset`: the values of transition i are
 /// `observations[i*S ..< (i+1)*S]`, `actions[i*A ..< (i+1)*A]`, `nextObservations[i*S ..< (i+1)*S]`.
 public struct D4RLDataset: Sendable, Equatable {
-    /// Floating-point type used for the observation, action and reward arrays when writing.
-    public enum Precision: Sendable, Hashable {
-        /// `float32` (`<f4`), as D4RL's own files.
-        case float32
-        /// `float64` (`<f8`), exact for every `Double`.
-        case float64
-    }
-
     /// Array names of the D4RL layout.
     public enum ArrayName {
         /// `observations`, N × S.
@@ -88,7 +80,7 @@ public struct D4RLDataset: Sendable, Equatable {
     // MARK: - Reading
 
     /// Reads a D4RL-style `.npz` file (stored or deflate-compressed entries).
-    /// - Throws: `NPZError` naming the file and the array: `.missingArray` (listing the arrays present),
+    /// - Throws: `DataFormatError` naming the file and the array: `.missingArray` (listing the arrays present),
     ///   `.shapeMismatch` (with both arrays' shapes), `.nonFinite` (with the first bad index), `.invalidValue`,
     ///   `.empty`, plus the archive and NPY errors of `NPZReader.read(url:)`.
     public static func read(url: URL) throws -> D4RLDataset {
@@ -102,12 +94,12 @@ public struct D4RLDataset: Sendable, Equatable {
     /// - Parameters:
     ///   - arrays: arrays by D4RL name; others are ignored.
     ///   - source: file name used in errors and stored in `source` (nil: `<arrays>` in errors).
-    /// - Throws: `NPZError` as `read(url:)`.
+    /// - Throws: `DataFormatError` as `read(url:)`.
     public init(arrays: [String: NPYArray], source: String? = nil) throws {
         let file = source ?? "<arrays>"
         try Self.checkRequired(present: Array(arrays.keys), file: file)
-        func fail(_ kind: NPZError.Kind, _ array: String?, at index: Int? = nil, _ message: String) -> NPZError {
-            NPZError(kind: kind, file: file, array: array, index: index, message: message)
+        func fail(_ kind: DataFormatError.Kind, _ array: String?, at index: Int? = nil, _ message: String) -> DataFormatError {
+            DataFormatError(kind: kind, file: file, array: array, index: index, message: message)
         }
         let observationArray = arrays[ArrayName.observations]!
         let actionArray = arrays[ArrayName.actions]!
@@ -236,39 +228,12 @@ public struct D4RLDataset: Sendable, Equatable {
         self.nextObservationsDerived = allNext == nil
     }
 
-    /// Builds and validates a dataset from row-major values, as if read from a file holding them.
-    ///
-    /// - Parameters:
-    ///   - observations: N × `observationDimension` values.
-    ///   - actions: N × `actionDimension` values.
-    ///   - rewards, terminals: N values each.
-    ///   - timeouts: N values, or nil for none.
-    ///   - nextObservations: N × `observationDimension` values, or nil to derive them from consecutive rows.
-    /// - Throws: `NPZError` (file `<arrays>`): `.invalidArgument` when a value count does not fit its shape,
-    ///   otherwise as `init(arrays:source:)`.
-    public init(observations: [Double], actions: [Double], rewards: [Double], terminals: [Bool],
-                timeouts: [Bool]? = nil, nextObservations: [Double]? = nil,
-                observationDimension: Int, actionDimension: Int) throws {
-        let n = rewards.count
-        var arrays: [String: NPYArray] = [
-            ArrayName.observations: try NPYArray(float64: observations, shape: [n, observationDimension]),
-            ArrayName.actions: try NPYArray(float64: actions, shape: [n, actionDimension]),
-            ArrayName.rewards: try NPYArray(float64: rewards),
-            ArrayName.terminals: try NPYArray(bools: terminals),
-        ]
-        if let timeouts { arrays[ArrayName.timeouts] = try NPYArray(bools: timeouts) }
-        if let nextObservations {
-            arrays[ArrayName.nextObservations] = try NPYArray(float64: nextObservations, shape: [n, observationDimension])
-        }
-        try self.init(arrays: arrays, source: nil)
-    }
-
     private static func checkRequired(present: [String], file: String) throws {
         for name in ArrayName.required where !present.contains(name) {
             let listing = present.isEmpty ? "the archive holds no arrays"
                 : "arrays present: " + present.sorted().map { "'\($0)'" }.joined(separator: ", ")
-            throw NPZError(kind: .missingArray, file: file, array: name,
-                           message: "required array is missing" + LogError.suggestionSuffix(for: name, in: present)
+            throw DataFormatError(kind: .missingArray, file: file, array: name,
+                           message: "required array is missing" + DataFormatError.suggestionSuffix(for: name, in: present)
                            + " (\(listing))")
         }
     }
@@ -307,33 +272,6 @@ public struct D4RLDataset: Sendable, Equatable {
         }
         ranges.append(start..<count)
         return ranges
-    }
-
-    // MARK: - Writing
-
-    /// Writes the transitions as a D4RL `.npz` file, atomically (see `NPZWriter`).
-    ///
-    /// Arrays: `observations`, `actions`, `next_observations` (count × S or A) and `rewards` (count) in
-    /// `precision`; `terminals` and, when `hasTimeouts`, `timeouts` as `bool`. Episode boundaries are kept
-    /// only as far as the flags mark them.
-    /// - Throws: `NPZError` (`.io`).
-    public func write(to url: URL, precision: Precision = .float32,
-                      compression: NPZWriter.Compression = .stored) throws {
-        func array(_ values: [Double], _ shape: [Int]) throws -> NPYArray {
-            switch precision {
-            case .float32: return try NPYArray(float32: values.map { Float($0) }, shape: shape)
-            case .float64: return try NPYArray(float64: values, shape: shape)
-            }
-        }
-        var arrays: [(name: String, array: NPYArray)] = [
-            (ArrayName.observations, try array(observations, [count, observationDimension])),
-            (ArrayName.actions, try array(actions, [count, actionDimension])),
-            (ArrayName.nextObservations, try array(nextObservations, [count, observationDimension])),
-            (ArrayName.rewards, try array(rewards, [count])),
-            (ArrayName.terminals, try NPYArray(bools: terminals)),
-        ]
-        if hasTimeouts { arrays.append((ArrayName.timeouts, try NPYArray(bools: timeouts))) }
-        try NPZWriter.write(arrays: arrays, to: url, compression: compression)
     }
 
     /// Datasets are equal when every stored property but `source` is equal; values compare bit for bit.

@@ -20,37 +20,40 @@ public struct LogTable: Sendable, Equatable {
     /// and column.
     public var skipMessages: [String] = []
     /// Number of skipped lines per reason.
-    public var skipCounts: [LogError.Kind: Int] = [:]
+    public var skipCounts: [DataFormatError.Kind: Int] = [:]
 
     private let index: [String: Int]
 
     /// Builds a table from column names and column-major values.
-    /// - Throws: `LogError.Kind.shapeMismatch` when `values.count != columns.count` or the columns differ in
-    ///   length, `.duplicateColumn` for a repeated name.
+    /// - Throws: `DataFormatError.Kind.shapeMismatch` when `values.count != columns.count` or the columns
+    ///   differ in length, `.duplicateColumn` for a repeated name.
     public init(columns: [String], values: [[Double]], source: String? = nil) throws {
         let file = source ?? "<table>"
         guard columns.count == values.count else {
-            throw LogError(kind: .shapeMismatch, file: file,
-                           message: "\(columns.count) column names but \(values.count) value columns")
+            throw DataFormatError(kind: .shapeMismatch, file: file,
+                                  message: "\(columns.count) column names but \(values.count) value columns")
         }
-        let rows = values.first?.count ?? 0
-        var index: [String: Int] = [:]
+        var seen: [String: Int] = [:]
         for (position, name) in columns.enumerated() {
-            if let earlier = index[name] {
-                throw LogError(kind: .duplicateColumn, file: file, column: name,
-                               message: "duplicate column name (positions \(earlier + 1) and \(position + 1))")
+            if let earlier = seen.updateValue(position, forKey: name) {
+                throw DataFormatError(kind: .duplicateColumn, file: file, column: name,
+                                      message: "duplicate column name (positions \(earlier + 1) and \(position + 1))")
             }
-            index[name] = position
-            if values[position].count != rows {
-                throw LogError(kind: .shapeMismatch, file: file, column: name,
-                               message: "column has \(values[position].count) values, expected \(rows)")
+            if values[position].count != values[0].count {
+                throw DataFormatError(kind: .shapeMismatch, file: file, column: name,
+                                      message: "column has \(values[position].count) values, expected \(values[0].count)")
             }
         }
+        self.init(trustedColumns: columns, values: values)
+        self.source = source
+    }
+
+    /// Internal initializer for values already checked (same lengths, unique names).
+    init(trustedColumns columns: [String], values: [[Double]]) {
         self.columns = columns
         self.values = values
-        self.rows = rows
-        self.source = source
-        self.index = index
+        self.rows = values.first?.count ?? 0
+        self.index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
     }
 
     /// Whether a column called `name` exists.
@@ -60,11 +63,11 @@ public struct LogTable: Sendable, Equatable {
     public func columnIndex(_ name: String) -> Int? { index[name] }
 
     /// All values of the column called `name`, one per row.
-    /// - Throws: `LogError.Kind.missingColumn`, listing columns with similar names.
+    /// - Throws: `DataFormatError.Kind.missingColumn`, listing columns with similar names.
     public func column(_ name: String) throws -> [Double] {
         guard let position = index[name] else {
-            throw LogError(kind: .missingColumn, file: source ?? "<table>", column: name,
-                           message: "no such column" + LogError.suggestionSuffix(for: name, in: columns))
+            throw DataFormatError(kind: .missingColumn, file: source ?? "<table>", column: name,
+                                  message: "no such column" + DataFormatError.suggestionSuffix(for: name, in: columns))
         }
         return values[position]
     }
@@ -103,18 +106,9 @@ public struct LogTable: Sendable, Equatable {
     public func slice(rows range: Range<Int>) -> LogTable {
         precondition(range.lowerBound >= 0 && range.upperBound <= rows,
                      "LogTable.slice: \(range) is out of 0..<\(rows)")
-        var table = LogTable(trustedColumns: columns, values: values.map { Array($0[range]) },
-                             rows: range.count, index: index)
+        var table = LogTable(trustedColumns: columns, values: values.map { Array($0[range]) })
         table.source = source
         return table
-    }
-
-    /// Internal initializer for values already checked (same lengths, unique names).
-    init(trustedColumns columns: [String], values: [[Double]], rows: Int, index: [String: Int]) {
-        self.columns = columns
-        self.values = values
-        self.rows = rows
-        self.index = index
     }
 
     /// Tables are equal when they have the same columns in the same order and bit-for-bit equal values

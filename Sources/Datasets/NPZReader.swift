@@ -15,7 +15,7 @@ public enum NPZReader {
     ///
     /// - Parameter url: file URL of the `.npz` file.
     /// - Returns: arrays by name.
-    /// - Throws: `NPZError` naming the file (and the array): `.fileNotFound`, `.io`, `.notZip`,
+    /// - Throws: `DataFormatError` naming the file (and the array): `.fileNotFound`, `.io`, `.notZip`,
     ///   `.corruptEntry`, `.duplicateArray`, and the NPY errors of `NPYArray.decode(npy:source:array:)`.
     public static func read(url: URL) throws -> [String: NPYArray] {
         try read(url: url, only: nil)
@@ -32,7 +32,7 @@ public enum NPZReader {
         for entry in archive {
             guard let name = arrayName(of: entry) else { continue }
             if !seen.insert(name).inserted {
-                throw NPZError(kind: .duplicateArray, file: path, array: name,
+                throw DataFormatError(kind: .duplicateArray, file: path, array: name,
                                message: "the archive has two entries named '\(entry.path)'")
             }
             if let names, !names.contains(name) { continue }
@@ -56,16 +56,7 @@ public enum NPZReader {
 
     private static func open(_ url: URL) throws -> Archive {
         let path = url.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw NPZError(kind: .fileNotFound, file: path, message: "file not found")
-        }
-        if isDirectory.boolValue {
-            throw NPZError(kind: .io, file: path, message: "is a directory, not a file")
-        }
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw NPZError(kind: .io, file: path, message: "cannot read: permission denied")
-        }
+        try checkReadableFile(url)
         do {
             return try Archive(url: url, accessMode: .read)
         } catch {
@@ -76,7 +67,7 @@ public enum NPZReader {
             default:
                 reason = "cannot be opened as a ZIP archive (\(error))"
             }
-            throw NPZError(kind: .notZip, file: path,
+            throw DataFormatError(kind: .notZip, file: path,
                            message: reason + "; an NPZ file is a ZIP archive of .npy files")
         }
     }
@@ -93,15 +84,15 @@ public enum NPZReader {
             case .invalidCompressionMethod?: reason = "uses a compression method other than stored or deflate"
             default: reason = "cannot be extracted: damaged ZIP data (\(error))"
             }
-            throw NPZError(kind: .corruptEntry, file: file, array: name, message: "entry '\(entry.path)' \(reason)")
+            throw DataFormatError(kind: .corruptEntry, file: file, array: name, message: "entry '\(entry.path)' \(reason)")
         }
         if checksum != entry.checksum {
-            throw NPZError(kind: .corruptEntry, file: file, array: name,
+            throw DataFormatError(kind: .corruptEntry, file: file, array: name,
                            message: "entry '\(entry.path)' fails its CRC-32 check (stored "
                            + "\(hex(entry.checksum)), computed \(hex(checksum))): the archive is damaged")
         }
         if UInt64(bytes.count) != entry.uncompressedSize {
-            throw NPZError(kind: .corruptEntry, file: file, array: name,
+            throw DataFormatError(kind: .corruptEntry, file: file, array: name,
                            message: "entry '\(entry.path)' holds \(bytes.count) bytes but the archive says "
                            + "\(entry.uncompressedSize)")
         }

@@ -28,7 +28,7 @@ extension ProbabilisticEnsemble {
     }
 
     /// Loads an ensemble written by `save(to:)`.
-    /// - Throws: `SafetensorsError` for a truncated or corrupt file, `DynamicsError.file` when the file is a
+    /// - Throws: `DataFormatError` for a truncated or corrupt file, `DynamicsError.file` when the file is a
     ///   valid safetensors file but not an ensemble of this format (naming what is missing).
     public static func load(from url: URL) throws -> ProbabilisticEnsemble {
         let file = try SafetensorsFile.read(url: url)

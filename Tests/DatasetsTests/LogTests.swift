@@ -32,16 +32,16 @@ private func readText(_ text: String, required: [String] = [],
     return try LogReader.read(url: url, requiredColumns: required, options: options)
 }
 
-/// Reads `text` as a log; returns the `LogError` it throws (records an issue and returns nil otherwise).
+/// Reads `text` as a log; returns the `DataFormatError` it throws (records an issue and returns nil otherwise).
 private func readError(_ text: String, required: [String] = [],
-                       options: LogReader.ReadOptions = .init()) throws -> LogError? {
+                       options: LogReader.ReadOptions = .init()) throws -> DataFormatError? {
     let url = try csvFile(text)
     defer { cleanUp(url.deletingLastPathComponent()) }
     do {
         _ = try LogReader.read(url: url, requiredColumns: required, options: options)
         Issue.record("expected an error reading:\n\(text)")
         return nil
-    } catch let error as LogError {
+    } catch let error as DataFormatError {
         #expect(error.file == url.path)
         #expect(error.description.contains(url.path))
         return error
@@ -256,7 +256,7 @@ private struct Mix {
     #expect {
         _ = try LogReader.read(url: missing)
     } throws: { error in
-        guard let error = error as? LogError else { return false }
+        guard let error = error as? DataFormatError else { return false }
         return error.kind == .fileNotFound && error.description.contains(missing.path)
     }
     for text in ["", "\n", "  \r\n\n"] {
@@ -306,7 +306,7 @@ private struct Mix {
 
 @Test func badFieldsNameLineRowAndColumn() throws {
     let header = "episode_index,frame_index,timestamp,action.hip\n0,0,0.0,0.5\n"
-    let cases: [(String, LogError.Kind)] = [
+    let cases: [(String, DataFormatError.Kind)] = [
         ("0,1,0.1,abc\n", .nonNumeric),
         ("0,1,0.1,\n", .emptyField),
         ("0,1,0.1, \n", .emptyField),
@@ -351,7 +351,7 @@ private struct Mix {
     #expect {
         _ = try table.column("joint_state.position.Hip")
     } throws: { error in
-        guard let error = error as? LogError else { return false }
+        guard let error = error as? DataFormatError else { return false }
         return error.kind == .missingColumn && error.description.contains("'joint_state.position.hip'")
     }
     #expect(table.columns(withPrefix: "joint_state.position.") == ["joint_state.position.hip", "joint_state.position.knee"])
@@ -442,7 +442,7 @@ private struct Mix {
     #expect(exists(url))
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["run.csv"])
     #expect(try LogReader.read(url: url).rows == 2)
-    #expect(throws: LogError.self) { try writer.append([2, 3]) }
+    #expect(throws: DataFormatError.self) { try writer.append([2, 3]) }
 }
 
 @Test func droppedWriterLeavesNoFiles() throws {
@@ -477,7 +477,7 @@ private struct Mix {
         #expect {
             try writer.append([1, bad, 1])
         } throws: { error in
-            guard let error = error as? LogError else { return false }
+            guard let error = error as? DataFormatError else { return false }
             return error.kind == .nonFinite && error.column == "action.hip" && error.row == 2 && error.line == 3
                 && error.description.contains("row 2, column 'action.hip'")
         }
@@ -488,7 +488,7 @@ private struct Mix {
     #expect(try table.column("action.hip") == [0.1, 0.2])
 
     for columns in [[], ["a", "a"], ["a,b"], ["\"a\""], [""], [" a"], ["a\nb"]] {
-        #expect(throws: LogError.self, "\(columns)") {
+        #expect(throws: DataFormatError.self, "\(columns)") {
             _ = try LogWriter(url: dir.appendingPathComponent("bad.csv"), columns: columns)
         }
     }
@@ -506,8 +506,8 @@ private struct Mix {
     let ranges = back.episodeRanges()
     #expect(ranges == [0..<2, 2..<5])
     #expect(try back.slice(rows: ranges[1]).column("x") == [3, 4, 5])
-    #expect(throws: LogError.self) { _ = try LogTable(columns: ["a", "b"], values: [[1, 2], [3]]) }
-    #expect(throws: LogError.self) { _ = try LogTable(columns: ["a"], values: [[1], [3]]) }
+    #expect(throws: DataFormatError.self) { _ = try LogTable(columns: ["a", "b"], values: [[1, 2], [3]]) }
+    #expect(throws: DataFormatError.self) { _ = try LogTable(columns: ["a"], values: [[1], [3]]) }
 }
 
 @Test func standardColumnOrder() {

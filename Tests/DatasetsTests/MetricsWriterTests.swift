@@ -28,15 +28,15 @@ private func eventFileNames(in directory: URL) throws -> [String] {
         .filter { $0.hasPrefix("events.out.tfevents.") }.sorted()
 }
 
-/// Runs `body`, which must throw a `MetricsError`; returns it (records an issue and returns nil otherwise).
-private func metricsError(_ body: () throws -> Void) -> MetricsError? {
+/// Runs `body`, which must throw a `DataFormatError`; returns it (records an issue and returns nil otherwise).
+private func metricsError(_ body: () throws -> Void) -> DataFormatError? {
     do {
         try body()
-        Issue.record("expected a MetricsError, nothing was thrown")
-    } catch let error as MetricsError {
+        Issue.record("expected a DataFormatError, nothing was thrown")
+    } catch let error as DataFormatError {
         return error
     } catch {
-        Issue.record("expected a MetricsError, got \(error)")
+        Issue.record("expected a DataFormatError, got \(error)")
     }
     return nil
 }
@@ -510,7 +510,7 @@ struct MetricsWriterTests {
         _ = try writeRun(in: directory, runName: "run2", steps: 0..<1)
     }
 
-    @Test("invalid tags, run names and calls after close throw MetricsError")
+    @Test("invalid tags, run names and calls after close throw DataFormatError")
     func validation() throws {
         let directory = try makeMetricsDirectory()
         defer { removeMetricsDirectory(directory) }

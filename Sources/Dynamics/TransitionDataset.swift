@@ -1,3 +1,6 @@
+// Transitions (s, a, s') for fitting dynamics models, from CSV logs (Datasets.LogTable) or D4RL arrays.
+
+import Datasets
 import Foundation
 
 /// Which log columns make the state and the action of a dynamics dataset.
@@ -14,7 +17,7 @@ public struct TransitionSpec: Codable, Sendable, Hashable {
     public init(state: [String] = [], action: [String] = []) { self.state = state; self.action = action }
 
     /// The state and action columns this spec selects from `table`.
-    /// - Throws: `LogError` naming a missing column, or saying that no state/action column was found.
+    /// - Throws: `DataFormatError` naming a missing column, or saying that no state/action column was found.
     public func resolve(in table: LogTable) throws -> (state: [String], action: [String]) {
         let file = table.source ?? "<log>"
         var s = state
@@ -28,8 +31,8 @@ public struct TransitionSpec: Codable, Sendable, Hashable {
         }
         var a = action
         if a.isEmpty { a = table.columns(withPrefix: "action.").sorted() }
-        if s.isEmpty { throw LogError(kind: .missingColumn, file: file, column: "joint_state.position.*", message: "no state columns (joint_state.position.* / joint_state.velocity.*) in the log") }
-        if a.isEmpty { throw LogError(kind: .missingColumn, file: file, column: "action.*", message: "no action columns (action.*) in the log") }
+        if s.isEmpty { throw DataFormatError(kind: .missingColumn, file: file, column: "joint_state.position.*", message: "no state columns (joint_state.position.* / joint_state.velocity.*) in the log") }
+        if a.isEmpty { throw DataFormatError(kind: .missingColumn, file: file, column: "action.*", message: "no action columns (action.*) in the log") }
         for c in s + a where !table.hasColumn(c) { _ = try table.column(c) }  // throws naming the column
         return (s, a)
     }
@@ -57,7 +60,7 @@ public struct TransitionDataset: Sendable {
     public var actionDimension: Int { actionNames.count }
 
     /// Builds transitions from a loaded log.
-    /// - Throws: `LogError` for missing columns or when the log holds no transition (every episode one row).
+    /// - Throws: `DataFormatError` for missing columns or when the log holds no transition (every episode one row).
     public init(table: LogTable, spec: TransitionSpec = TransitionSpec()) throws {
         let (s, a) = try spec.resolve(in: table)
         stateNames = s; actionNames = a
@@ -74,7 +77,7 @@ public struct TransitionDataset: Sendable {
             episodes.append(ep[r]); rows.append(r)
         }
         if episodes.isEmpty {
-            throw LogError(kind: .shortEpisode, file: table.source ?? "<log>", message: "no transitions: every episode has a single row")
+            throw DataFormatError(kind: .shortEpisode, file: table.source ?? "<log>", message: "no transitions: every episode has a single row")
         }
     }
 

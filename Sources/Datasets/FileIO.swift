@@ -1,0 +1,157 @@
+// File helpers shared by every format of this module: the atomic writer, whole-file reads, little-endian
+// element copies and 16-bit float conversions.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if _endian(big)
+#error("Datasets reads and writes little-endian formats by copying memory; big-endian hosts are not supported")
+#endif
+
+/// Atomic file output, used by every writer of this module. Bytes go to a temporary file
+/// `.<name>.tmp-<pid>` in the destination's directory (so the final rename stays on one file system);
+/// `commit()` syncs it to disk and renames it over the destination. Until then the destination is untouched
+/// (absent, or holding its previous contents); a writer that fails, is discarded or is released without
+/// `commit()` deletes its temporary file. One writer per destination at a time.
+final class AtomicFile {
+    /// The file written on `commit()`.
+    let destination: URL
+    /// Where the bytes go until `commit()`.
+    let temporary: URL
+    private var handle: FileHandle?
+
+    /// Creates (or truncates) the temporary file next to `url`.
+    /// - Throws: `DataFormatError.Kind.io` naming `url`.
+    init(_ url: URL) throws {
+        destination = url.standardizedFileURL
+        temporary = destination.deletingLastPathComponent()
+            .appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())")
+        let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if descriptor < 0 {
+            throw DataFormatError(kind: .io, file: destination.path, message: "cannot create temporary file "
+                                  + "\(temporary.path): \(String(cString: strerror(errno)))")
+        }
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    deinit { discard() }
+
+    /// Whether `commit()` or `discard()` has not been called yet.
+    var isOpen: Bool { handle != nil }
+
+    /// Appends `data` (written through to the operating system). A failed write discards the file.
+    func write(_ data: Data) throws {
+        guard let handle else { throw failure("write after the file was committed or discarded") }
+        do { try handle.write(contentsOf: data) } catch {
+            discard()
+            throw failure("write to \(temporary.path) failed: \(error.localizedDescription)")
+        }
+    }
+
+    /// Syncs the temporary file to disk, closes it and renames it over the destination; a no-op once done.
+    /// On failure the temporary file is deleted and the destination left as it was.
+    func commit() throws {
+        guard let handle else { return }
+        self.handle = nil
+        do { try handle.synchronize(); try handle.close() } catch {
+            unlink(temporary.path)
+            throw failure("cannot sync \(temporary.path): \(error.localizedDescription)")
+        }
+        if rename(temporary.path, destination.path) != 0 {
+            let error = failure("cannot rename \(temporary.path) to the destination: \(String(cString: strerror(errno)))")
+            unlink(temporary.path)
+            throw error
+        }
+    }
+
+    /// Closes and deletes the temporary file without touching the destination.
+    func discard() {
+        guard let handle else { return }
+        try? handle.close()
+        self.handle = nil
+        unlink(temporary.path)
+    }
+
+    /// Writes `data` to `url` atomically.
+    static func write(_ data: Data, to url: URL) throws {
+        let file = try AtomicFile(url)
+        try file.write(data)
+        try file.commit()
+    }
+
+    private func failure(_ message: String) -> DataFormatError {
+        DataFormatError(kind: .io, file: destination.path, message: message)
+    }
+}
+
+/// Throws `.fileNotFound` or `.io` (a directory, no permission) unless `url` is a readable regular file.
+func checkReadableFile(_ url: URL) throws {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        throw DataFormatError(kind: .fileNotFound, file: url.path, message: "file not found")
+    }
+    if isDirectory.boolValue {
+        throw DataFormatError(kind: .io, file: url.path, message: "is a directory, not a file")
+    }
+    guard FileManager.default.isReadableFile(atPath: url.path) else {
+        throw DataFormatError(kind: .io, file: url.path, message: "cannot read: permission denied")
+    }
+}
+
+/// The bytes of the file at `url` (`startIndex == 0`).
+/// - Throws: `.fileNotFound`, `.io`, naming the file.
+func readWholeFile(_ url: URL) throws -> Data {
+    try checkReadableFile(url)
+    do { return try Data(contentsOf: url) } catch {
+        throw DataFormatError(kind: .io, file: url.path, message: "cannot read: \(error.localizedDescription)")
+    }
+}
+
+/// Copies of little-endian element data (the host is little-endian, see the `#error` above).
+enum LittleEndian {
+    /// `count` elements of the trivial type `T` stored at byte `offset` of `bytes`.
+    static func elements<T>(_ type: T.Type, from bytes: UnsafeRawBufferPointer, offset: Int, count: Int) -> [T] {
+        precondition(offset >= 0 && count >= 0 && offset + count * MemoryLayout<T>.size <= bytes.count)
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count * MemoryLayout<T>.size)]))
+            }
+            initialized = count
+        }
+    }
+
+    /// The bytes of `values`.
+    static func bytes<T>(of values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
+
+    /// The integer stored at byte `offset` of `bytes` (any alignment).
+    static func load<T: FixedWidthInteger>(_ type: T.Type, from bytes: UnsafeRawBufferPointer, at offset: Int) -> T {
+        bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+    }
+
+    /// Appends the bytes of `value` to `data`.
+    static func append<T: FixedWidthInteger>(_ value: T, to data: inout Data) {
+        withUnsafeBytes(of: value) { data.append(contentsOf: $0) }
+    }
+}
+
+/// Exact conversions of 16-bit floats to `Float` (every value of both formats is a `Float`).
+enum HalfPrecision {
+    /// IEEE 754 binary16 (`F16`, `float16`) bits → `Float`; infinities and NaN payloads are kept.
+    static func float(fromBinary16 bits: UInt16) -> Float {
+        let sign = UInt32(bits & 0x8000) << 16, exponent = UInt32(bits >> 10) & 0x1F, mantissa = UInt32(bits & 0x03FF)
+        if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) } // inf, NaN
+        if exponent == 0 { // zero or subnormal: mantissa × 2⁻²⁴
+            let magnitude = Float(mantissa) * 0x1p-24
+            return sign == 0 ? magnitude : -magnitude
+        }
+        return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13)) // rebias 15 → 127
+    }
+
+    /// bfloat16 (`BF16`) bits → `Float`: the upper half of a binary32.
+    static func float(fromBFloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+}
