@@ -115,12 +115,10 @@ func readWholeFile(_ url: URL) throws -> Data {
 enum LittleEndian {
     /// `count` elements of the trivial type `T` stored at byte `offset` of `bytes`.
     static func elements<T>(_ type: T.Type, from bytes: UnsafeRawBufferPointer, offset: Int, count: Int) -> [T] {
-        precondition(offset >= 0 && count >= 0 && offset + count * MemoryLayout<T>.size <= bytes.count)
+        let size = count * MemoryLayout<T>.size
+        precondition(offset >= 0 && count >= 0 && offset + size <= bytes.count)
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 {
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(
-                    from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count * MemoryLayout<T>.size)]))
-            }
+            if count > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: .init(rebasing: bytes[offset..<(offset + size)])) }
             initialized = count
         }
     }
@@ -128,14 +126,51 @@ enum LittleEndian {
     /// The bytes of `values`.
     static func bytes<T>(of values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
 
-    /// The integer stored at byte `offset` of `bytes` (any alignment).
-    static func load<T: FixedWidthInteger>(_ type: T.Type, from bytes: UnsafeRawBufferPointer, at offset: Int) -> T {
-        bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+    /// The bytes of `value`.
+    static func data<T: FixedWidthInteger>(of value: T) -> Data { withUnsafeBytes(of: value) { Data($0) } }
+}
+
+/// Values from `JSONSerialization` (safetensors and NPY headers): objects `[String: Any]`, arrays `[Any]`,
+/// `String`, `NSNumber` (integers, floats and booleans told apart by `objCType`) and `NSNull`.
+enum JSONValue {
+    /// Parses JSON text; the error's description is Foundation's (e.g. "Unexpected end of file during JSON parse.").
+    static func parse(_ bytes: [UInt8]) throws -> Any {
+        do { return try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) } catch {
+            throw DescribedError(description: (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)")
+        }
     }
 
-    /// Appends the bytes of `value` to `data`.
-    static func append<T: FixedWidthInteger>(_ value: T, to data: inout Data) {
-        withUnsafeBytes(of: value) { data.append(contentsOf: $0) }
+    /// Why JSON text did not parse.
+    struct DescribedError: Error, CustomStringConvertible { let description: String }
+
+    /// The value when it is a JSON integer that fits in 64 bits (not `4.0`, `1e3`, `true` or a huge number).
+    static func integer(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber, !(number is NSDecimalNumber),
+              "qils".utf8.contains(UInt8(bitPattern: number.objCType.pointee)) else { return nil }
+        return Int(number.int64Value)
+    }
+
+    /// Whether the value is JSON `true` or `false`.
+    static func isBool(_ value: Any) -> Bool {
+        (value as? NSNumber).map { $0.objCType.pointee == CChar(UInt8(ascii: "c")) } ?? false
+    }
+
+    /// The value's kind for error messages: `an object`, `an array`, `a string`, `the number 1.5`, `true`, `null`.
+    static func describe(_ value: Any) -> String {
+        switch value {
+        case is [String: Any]: return "an object"
+        case is [Any]: return "an array"
+        case is String: return "a string"
+        case let number as NSNumber: return isBool(number) ? "\(number.boolValue)" : "the number \(number)"
+        default: return "null"
+        }
+    }
+
+    /// `text` as a JSON string literal, escaped as the reference safetensors writer (serde_json) does:
+    /// `"`, `\` and control characters only.
+    static func string(_ text: String) -> String {
+        String(decoding: try! JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed, .withoutEscapingSlashes]),
+               as: UTF8.self)
     }
 }
 

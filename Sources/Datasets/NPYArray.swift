@@ -200,19 +200,16 @@ struct NPYHeader {
     /// `JSONSerialization`, then the three keys are checked.
     static func parse(_ bytes: [UInt8]) throws(Failure) -> NPYHeader {
         func malformed(_ message: String) -> Failure { Failure(message: "malformed NPY header: " + message) }
-        let dict: [String: Any]
-        do {
-            let value = try JSONSerialization.jsonObject(with: Data(try jsonText(python: bytes)), options: .fragmentsAllowed)
-            guard let object = value as? [String: Any] else { throw malformed("expected a dict but found \(summary(value))") }
-            dict = object
-        } catch let failure as Failure { throw failure } catch {
-            throw malformed((error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)")
+        let value: Any
+        do { value = try JSONValue.parse(try jsonText(python: bytes)) } catch let failure as Failure { throw failure } catch {
+            throw malformed("\(error)")
         }
+        guard let dict = value as? [String: Any] else { throw malformed("expected a dict but found \(summary(value))") }
         if let key = dict.keys.sorted().first(where: { !["descr", "fortran_order", "shape"].contains($0) }) {
             throw malformed("unexpected key '\(key)' (expected descr, fortran_order, shape)")
         }
         for key in ["descr", "fortran_order", "shape"] where dict[key] == nil { throw malformed("no '\(key)' key") }
-        guard let order = dict["fortran_order"] as? NSNumber, isBool(order) else {
+        guard let order = dict["fortran_order"] as? NSNumber, JSONValue.isBool(order) else {
             throw malformed("fortran_order is \(summary(dict["fortran_order"]!)), not True or False")
         }
         guard let dimensions = dict["shape"] as? [Any] else {
@@ -220,11 +217,10 @@ struct NPYHeader {
         }
         var shape: [Int] = []
         for dimension in dimensions {
-            guard let size = dimension as? NSNumber, "qilsQILS".utf8.contains(UInt8(bitPattern: size.objCType.pointee)),
-                  !(size is NSDecimalNumber), size.int64Value >= 0 else {
+            guard let size = JSONValue.integer(dimension), size >= 0 else {
                 throw malformed("shape holds \(summary(dimension)), not a non-negative integer")
             }
-            shape.append(Int(size.int64Value))
+            shape.append(size)
         }
         guard let descr = dict["descr"] as? String else {
             if dict["descr"] is [Any] {
@@ -242,13 +238,11 @@ struct NPYHeader {
                          shape: shape)
     }
 
-    private static func isBool(_ number: NSNumber) -> Bool { number.objCType.pointee == CChar(UInt8(ascii: "c")) }
-
     /// A parsed value as Python writes it, for error messages: `'a'`, `-2`, `True`, `None`, `a tuple or list`.
     private static func summary(_ value: Any) -> String {
         switch value {
         case let text as String: return "'\(text)'"
-        case let number as NSNumber: return isBool(number) ? (number.boolValue ? "True" : "False") : "\(number)"
+        case let number as NSNumber: return JSONValue.isBool(number) ? (number.boolValue ? "True" : "False") : "\(number)"
         case is [Any]: return "a tuple or list"
         case is [String: Any]: return "a dict"
         default: return "None"
@@ -272,8 +266,7 @@ struct NPYHeader {
                     position += 1
                 }
                 if position == bytes.count { throw Failure(message: "malformed NPY header: unterminated string") }
-                let string = String(decoding: text, as: UTF8.self)
-                output += (try? JSONSerialization.data(withJSONObject: string, options: .fragmentsAllowed)) ?? Data()
+                output += JSONValue.string(String(decoding: text, as: UTF8.self)).utf8
             case "{", "(", "[":
                 closers.append(byte == UInt8(ascii: "(") ? UInt8(ascii: ")") : byte + 2) // { → }, [ → ]
                 output.append(byte == UInt8(ascii: "(") ? UInt8(ascii: "[") : byte)
