@@ -139,24 +139,16 @@ public struct NPYArray: Sendable, Equatable {
 
     /// Reorders column-major (Fortran) element bytes into row-major (C) order.
     static func fortranToC(_ source: [UInt8], shape: [Int], elementSize size: Int) -> [UInt8] {
-        var fortranStrides = [Int](repeating: 1, count: shape.count) // in elements
-        for axis in 1..<shape.count { fortranStrides[axis] = fortranStrides[axis - 1] * shape[axis - 1] }
         var output: [UInt8] = []
         output.reserveCapacity(source.count)
-        var counter = [Int](repeating: 0, count: shape.count)
-        var fortranOffset = 0
-        for _ in 0..<shape.reduce(1, *) {
-            output.append(contentsOf: source[(fortranOffset * size)..<((fortranOffset + 1) * size)])
-            // Advance the row-major multi-index (last axis fastest), keeping the Fortran offset.
-            var axis = shape.count - 1
-            while axis >= 0 {
-                counter[axis] += 1
-                fortranOffset += fortranStrides[axis]
-                if counter[axis] < shape[axis] { break }
-                fortranOffset -= counter[axis] * fortranStrides[axis]
-                counter[axis] = 0
-                axis -= 1
+        for position in 0..<shape.reduce(1, *) { // row-major index → its multi-index → the column-major offset
+            var rest = position, offset = 0, stride = source.count / size
+            for axis in shape.indices.reversed() {
+                stride /= shape[axis]
+                offset += rest % shape[axis] * stride
+                rest /= shape[axis]
             }
+            output += source[(offset * size)..<((offset + 1) * size)]
         }
         return output
     }
