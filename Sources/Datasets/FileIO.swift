@@ -12,59 +12,51 @@ import Darwin
 #error("Datasets reads and writes little-endian formats by copying memory; big-endian hosts are not supported")
 #endif
 
-/// Atomic file output, used by every writer of this module. Bytes go to a temporary file
-/// `.<name>.tmp-<pid>` in the destination's directory (so the final rename stays on one file system);
-/// `commit()` syncs it to disk and renames it over the destination. Until then the destination is untouched
-/// (absent, or holding its previous contents); a writer that fails, is discarded or is released without
-/// `commit()` deletes its temporary file. One writer per destination at a time.
+/// Atomic file output, used by every writer of this module: bytes go to `.<name>.tmp-<pid>` in the
+/// destination's directory, which `commit()` syncs and renames over the destination. Until then the
+/// destination is untouched; a writer that fails, is discarded or is released without `commit()` deletes its
+/// temporary file. One writer per destination at a time.
 final class AtomicFile {
-    /// The file written on `commit()`.
-    let destination: URL
-    /// Where the bytes go until `commit()`.
-    let temporary: URL
+    /// The file written on `commit()`, and where the bytes go until then.
+    let destination: URL, temporary: URL
     private var handle: FileHandle?
 
-    /// Creates (or truncates) the temporary file next to `url`.
-    /// - Throws: `DataFormatError.Kind.io` naming `url`.
+    /// Creates (or truncates) the temporary file next to `url`. - Throws: `.io` naming `url`.
     init(_ url: URL) throws {
         destination = url.standardizedFileURL
-        temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())")
+        temporary = destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())")
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if descriptor < 0 {
-            throw DataFormatError(kind: .io, file: destination.path, message: "cannot create temporary file "
-                                  + "\(temporary.path): \(String(cString: strerror(errno)))")
+            throw DataFormatError(kind: .io, file: destination.path,
+                                  message: "cannot create temporary file \(temporary.path): \(String(cString: strerror(errno)))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
     deinit { discard() }
 
-    /// Whether `commit()` or `discard()` has not been called yet.
+    /// Whether neither `commit()` nor `discard()` was called.
     var isOpen: Bool { handle != nil }
 
-    /// Appends `data` (written through to the operating system). A failed write discards the file.
+    /// Appends `data`, written through to the operating system; a failed write discards the file.
     func write(_ data: Data) throws {
-        guard let handle else { throw failure("write after the file was committed or discarded") }
-        do { try handle.write(contentsOf: data) } catch {
+        do { try handle?.write(contentsOf: data) } catch {
             discard()
-            throw failure("write to \(temporary.path) failed: \(error.localizedDescription)")
+            throw DataFormatError(kind: .io, file: destination.path, message: "write to \(temporary.path) failed: \(error.localizedDescription)")
         }
     }
 
-    /// Syncs the temporary file to disk, closes it and renames it over the destination; a no-op once done.
-    /// On failure the temporary file is deleted and the destination left as it was.
+    /// Syncs, closes and renames the temporary file over the destination (a no-op once done); on failure the
+    /// temporary file is deleted and the destination left as it was.
     func commit() throws {
         guard let handle else { return }
         self.handle = nil
-        do { try handle.synchronize(); try handle.close() } catch {
+        var problem: String?
+        do { try handle.synchronize(); try handle.close() } catch { problem = "cannot sync: \(error.localizedDescription)" }
+        if problem == nil && rename(temporary.path, destination.path) != 0 { problem = "cannot rename: \(String(cString: strerror(errno)))" }
+        if let problem {
             unlink(temporary.path)
-            throw failure("cannot sync \(temporary.path): \(error.localizedDescription)")
-        }
-        if rename(temporary.path, destination.path) != 0 {
-            let error = failure("cannot rename \(temporary.path) to the destination: \(String(cString: strerror(errno)))")
-            unlink(temporary.path)
-            throw error
+            throw DataFormatError(kind: .io, file: destination.path, message: "\(temporary.path): \(problem)")
         }
     }
 
@@ -82,28 +74,18 @@ final class AtomicFile {
         try file.write(data)
         try file.commit()
     }
-
-    private func failure(_ message: String) -> DataFormatError {
-        DataFormatError(kind: .io, file: destination.path, message: message)
-    }
 }
 
 /// Throws `.fileNotFound` or `.io` (a directory, no permission) unless `url` is a readable regular file.
 func checkReadableFile(_ url: URL) throws {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-        throw DataFormatError(kind: .fileNotFound, file: url.path, message: "file not found")
-    }
-    if isDirectory.boolValue {
-        throw DataFormatError(kind: .io, file: url.path, message: "is a directory, not a file")
-    }
-    guard FileManager.default.isReadableFile(atPath: url.path) else {
-        throw DataFormatError(kind: .io, file: url.path, message: "cannot read: permission denied")
-    }
+    let problem = !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) ? "file not found"
+        : isDirectory.boolValue ? "is a directory, not a file"
+        : !FileManager.default.isReadableFile(atPath: url.path) ? "cannot read: permission denied" : nil
+    if let problem { throw DataFormatError(kind: problem == "file not found" ? .fileNotFound : .io, file: url.path, message: problem) }
 }
 
-/// The bytes of the file at `url` (`startIndex == 0`).
-/// - Throws: `.fileNotFound`, `.io`, naming the file.
+/// The bytes of the file at `url` (`startIndex == 0`). - Throws: `.fileNotFound`, `.io`, naming the file.
 func readWholeFile(_ url: URL) throws -> Data {
     try checkReadableFile(url)
     do { return try Data(contentsOf: url) } catch {

@@ -2,16 +2,14 @@
 
 import Foundation
 
-/// An n-dimensional array of numbers or booleans as NumPy stores it in a `.npy` file.
+/// An n-dimensional array of numbers or booleans as NumPy stores it in a `.npy` file, kept as raw bytes in
+/// row-major (C) order and little-endian byte order whatever the file's (Fortran-order arrays are transposed
+/// on read, big-endian ones byte-swapped).
 ///
-/// Elements are kept as raw bytes in row-major (C) order and little-endian byte order, whatever the order
-/// of the file they came from (Fortran-order arrays are transposed on read, big-endian ones byte-swapped).
-///
-/// NPY format (versions 1.0, 2.0 and 3.0): the magic string `\x93NUMPY`, one byte major and one byte minor
-/// version, the header length as a little-endian `u16` (version 1) or `u32` (versions 2 and 3), then the
-/// header: an ASCII (version 3: UTF-8) Python dict literal such as
-/// `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }` padded with spaces and a newline, then the
-/// elements.
+/// NPY format (versions 1.0, 2.0 and 3.0): the magic string `\x93NUMPY`, a major and a minor version byte,
+/// the header length as a little-endian `u16` (version 1) or `u32`, then the header, a Python dict literal
+/// such as `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }` padded with spaces and a newline,
+/// then the elements.
 public struct NPYArray: Sendable, Equatable {
     /// Element type; raw values are NumPy's little-endian `descr` strings: `bool_` (one byte, 0 or 1),
     /// signed and unsigned integers of 1, 2, 4 and 8 bytes, and IEEE 754 floats of 2, 4 and 8 bytes.
@@ -40,26 +38,18 @@ public struct NPYArray: Sendable, Equatable {
     /// - Throws: `DataFormatError.Kind.invalidArgument` (file `<array>`) when a dimension is negative or
     ///   `data.count != product(shape) × dtype.byteSize`.
     public init(shape: [Int], dtype: DType, data: Data) throws {
-        let expected = try Self.byteCount(shape: shape, dtype: dtype, file: "<array>", array: nil)
+        let expected = try Self.byteCount(shape: shape, dtype: dtype) { DataFormatError(kind: $1, file: "<array>", message: $0) }
         guard expected == data.count else {
             throw DataFormatError(kind: .invalidArgument, file: "<array>", message: "shape \(Self.describe(shape)) of "
                                   + "\(dtype.descr) needs \(expected) bytes but \(data.count) were given")
         }
-        self.init(trustedShape: shape, dtype: dtype, data: data)
-    }
-
-    private init(trustedShape shape: [Int], dtype: DType, data: Data) {
-        self.shape = shape
-        self.dtype = dtype
-        self.data = data.startIndex == 0 ? data : Data(data)
+        (self.shape, self.dtype, self.data) = (shape, dtype, data.startIndex == 0 ? data : Data(data))
     }
 
     /// All elements as `Double`s in row-major order: floats widened exactly, booleans as 0 or 1, integers
     /// exactly up to magnitude 2⁵³ and rounded to the nearest `Double` beyond.
     public func doubles() -> [Double] {
-        func load<T>(_ type: T.Type) -> [T] {
-            data.withUnsafeBytes { LittleEndian.elements(T.self, from: $0, offset: 0, count: count) }
-        }
+        func load<T>(_ type: T.Type) -> [T] { data.withUnsafeBytes { LittleEndian.elements(T.self, from: $0, offset: 0, count: count) } }
         switch dtype {
         case .float64: return load(Double.self)
         case .float32: return load(Float.self).map(Double.init)
@@ -76,21 +66,13 @@ public struct NPYArray: Sendable, Equatable {
         }
     }
 
-    // MARK: - Reading
-
-    /// Reads a `.npy` file.
-    /// - Throws: `DataFormatError` naming the file: `.fileNotFound`, `.io`, and those of `decode`.
-    public static func read(url: URL) throws -> NPYArray {
-        try decode(npy: readWholeFile(url), source: url.path)
-    }
+    /// Reads a `.npy` file. - Throws: `DataFormatError` naming the file: `.fileNotFound`, `.io`, and those of
+    /// `decode`.
+    public static func read(url: URL) throws -> NPYArray { try decode(npy: readWholeFile(url), source: url.path) }
 
     /// Parses the bytes of a `.npy` file: format versions 1.0, 2.0 and 3.0; the dtypes of `DType` in any byte
-    /// order (`<`, `>`, `|`, `=`); C or Fortran order. The data must be exactly `product(shape) × itemsize`
-    /// bytes.
-    /// - Parameters:
-    ///   - npy: the file's bytes.
-    ///   - source: file name used in errors.
-    ///   - array: array name used in errors (e.g. the NPZ entry), or nil.
+    /// order (`<`, `>`, `|`, `=`); C or Fortran order; exactly `product(shape) × itemsize` data bytes.
+    /// `source` (the file) and `array` (e.g. the NPZ entry) name it in errors.
     /// - Throws: `DataFormatError`: `.invalidNPY`, `.unsupportedDType`, `.truncatedArray`, `.trailingData`.
     public static func decode(npy: Data, source: String = "<memory>", array: String? = nil) throws -> NPYArray {
         let bytes = [UInt8](npy)
@@ -100,100 +82,67 @@ public struct NPYArray: Sendable, Equatable {
         guard bytes.count >= 8, bytes[0..<6].elementsEqual([0x93] + Array("NUMPY".utf8)) else {
             throw fail("not an NPY array: it does not start with the magic string \\x93NUMPY")
         }
-        let (major, minor) = (bytes[6], bytes[7])
-        guard (1...3).contains(major) else {
-            throw fail("unsupported NPY format version \(major).\(minor) (1.0, 2.0 and 3.0 are supported)")
+        guard (1...3).contains(bytes[6]) else {
+            throw fail("unsupported NPY format version \(bytes[6]).\(bytes[7]) (1.0, 2.0 and 3.0 are supported)")
         }
-        let lengthSize = major == 1 ? 2 : 4
-        guard bytes.count >= 8 + lengthSize else {
-            throw fail("NPY data ends inside the header length field (\(bytes.count) bytes)")
-        }
-        let headerLength = bytes[8..<(8 + lengthSize)].reversed().reduce(0) { $0 << 8 | Int($1) }
-        let headerStart = 8 + lengthSize, dataStart = headerStart + headerLength
+        let headerStart = bytes[6] == 1 ? 10 : 12
+        guard bytes.count >= headerStart else { throw fail("NPY data ends inside the header length field (\(bytes.count) bytes)") }
+        let headerLength = bytes[8..<headerStart].reversed().reduce(0) { $0 << 8 | Int($1) }, dataStart = headerStart + headerLength
         guard headerLength <= bytes.count - headerStart else {
             throw fail("header length is \(headerLength) bytes but only \(bytes.count - headerStart) bytes follow")
         }
-        let header: NPYHeader
-        do { header = try NPYHeader.parse(Array(bytes[headerStart..<dataStart])) } catch {
-            throw fail(error.message, error.unsupportedDType ? .unsupportedDType : .invalidNPY)
-        }
-        let expected = try byteCount(shape: header.shape, dtype: header.dtype, file: source, array: array)
-        let available = bytes.count - dataStart
+        let header = try parseHeader(Array(bytes[headerStart..<dataStart]), fail: fail)
+        let expected = try byteCount(shape: header.shape, dtype: header.dtype, fail: fail), available = bytes.count - dataStart
         let what = "shape \(describe(header.shape)) of \(header.descr)"
         if available < expected {
             throw fail("array data holds \(available) bytes but \(what) needs \(expected); the data is truncated", .truncatedArray)
         }
-        if available > expected {
-            throw fail("\(available - expected) unexpected bytes follow the \(expected) bytes of \(what)", .trailingData)
-        }
+        if available > expected { throw fail("\(available - expected) unexpected bytes follow the \(expected) bytes of \(what)", .trailingData) }
         var elements = Array(bytes[dataStart...])
         let size = header.dtype.byteSize
-        if header.bigEndian && size > 1 {
+        if header.descr.first == ">" && size > 1 {
             for start in stride(from: 0, to: elements.count, by: size) { elements[start..<(start + size)].reverse() }
         }
-        if header.fortranOrder && header.shape.count > 1 {
-            elements = fortranToC(elements, shape: header.shape, elementSize: size)
-        }
-        return NPYArray(trustedShape: header.shape, dtype: header.dtype, data: Data(elements))
-    }
-
-    /// Reorders column-major (Fortran) element bytes into row-major (C) order.
-    static func fortranToC(_ source: [UInt8], shape: [Int], elementSize size: Int) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(source.count)
-        for position in 0..<shape.reduce(1, *) { // row-major index → its multi-index → the column-major offset
-            var rest = position, offset = 0, stride = source.count / size
-            for axis in shape.indices.reversed() {
-                stride /= shape[axis]
-                offset += rest % shape[axis] * stride
-                rest /= shape[axis]
+        if header.fortranOrder && header.shape.count > 1 { // row-major index → multi-index → column-major offset
+            elements = (0..<header.shape.reduce(1, *)).flatMap { position in
+                var rest = position, offset = 0, stride = elements.count / size
+                for extent in header.shape.reversed() {
+                    stride /= extent
+                    offset += rest % extent * stride
+                    rest /= extent
+                }
+                return elements[(offset * size)..<((offset + 1) * size)]
             }
-            output += source[(offset * size)..<((offset + 1) * size)]
         }
-        return output
+        return try NPYArray(shape: header.shape, dtype: header.dtype, data: Data(elements))
     }
 
     /// `product(shape) × dtype.byteSize`, checking for negative dimensions and overflow.
-    static func byteCount(shape: [Int], dtype: DType, file: String, array: String?) throws -> Int {
-        var total = dtype.byteSize
-        for (axis, dimension) in shape.enumerated() {
-            guard dimension >= 0 else {
-                throw DataFormatError(kind: .invalidArgument, file: file, array: array,
-                                      message: "shape[\(axis)] is \(dimension); dimensions must be ≥ 0")
+    private static func byteCount(shape: [Int], dtype: DType, fail: (String, DataFormatError.Kind) -> DataFormatError) throws -> Int {
+        try shape.enumerated().reduce(dtype.byteSize) { total, dimension in
+            guard dimension.element >= 0 else {
+                throw fail("shape[\(dimension.offset)] is \(dimension.element); dimensions must be ≥ 0", .invalidArgument)
             }
-            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow else {
-                throw DataFormatError(kind: .invalidNPY, file: file, array: array,
-                                      message: "shape \(describe(shape)) is too large to address")
-            }
-            total = product
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension.element)
+            if overflow { throw fail("shape \(describe(shape)) is too large to address", .invalidNPY) }
+            return product
         }
-        return total
     }
 
     /// A shape as NumPy prints it: `(3, 4)`, `(5,)`, `()`.
     static func describe(_ shape: [Int]) -> String {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     }
-}
 
-/// The parsed header dict of an NPY file: `{'descr': …, 'fortran_order': …, 'shape': (…)}`.
-struct NPYHeader {
-    var dtype: NPYArray.DType, bigEndian: Bool, descr: String, fortranOrder: Bool, shape: [Int]
-
-    /// Why a header did not parse; `unsupportedDType` marks a well-formed header with a dtype this reader
-    /// does not handle.
-    struct Failure: Error {
-        var message: String
-        var unsupportedDType = false
-    }
-
-    /// Parses the header: its Python literal is rewritten as JSON (`jsonText(python:)`) and read with
-    /// `JSONSerialization`, then the three keys are checked.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> NPYHeader {
-        func malformed(_ message: String) -> Failure { Failure(message: "malformed NPY header: " + message) }
+    /// The header dict `{'descr': …, 'fortran_order': …, 'shape': (…)}`: its Python literal is rewritten as
+    /// JSON (`jsonText(python:)`) and read with `JSONSerialization`, then the three keys are checked.
+    private static func parseHeader(_ bytes: [UInt8], fail: (String, DataFormatError.Kind) -> DataFormatError) throws
+        -> (dtype: DType, descr: String, fortranOrder: Bool, shape: [Int]) {
+        func malformed(_ message: String) -> DataFormatError { fail("malformed NPY header: " + message, .invalidNPY) }
         let value: Any
-        do { value = try JSONValue.parse(try jsonText(python: bytes)) } catch let failure as Failure { throw failure } catch {
+        do { value = try JSONValue.parse(try jsonText(python: bytes, malformed: malformed)) } catch let error as DataFormatError {
+            throw error
+        } catch {
             throw malformed("\(error)")
         }
         guard let dict = value as? [String: Any] else { throw malformed("expected a dict but found \(summary(value))") }
@@ -204,30 +153,23 @@ struct NPYHeader {
         guard let order = dict["fortran_order"] as? NSNumber, JSONValue.isBool(order) else {
             throw malformed("fortran_order is \(summary(dict["fortran_order"]!)), not True or False")
         }
-        guard let dimensions = dict["shape"] as? [Any] else {
-            throw malformed("shape is \(summary(dict["shape"]!)), not a tuple")
-        }
-        var shape: [Int] = []
-        for dimension in dimensions {
+        guard let dimensions = dict["shape"] as? [Any] else { throw malformed("shape is \(summary(dict["shape"]!)), not a tuple") }
+        let shape = try dimensions.map { dimension in
             guard let size = JSONValue.integer(dimension), size >= 0 else {
                 throw malformed("shape holds \(summary(dimension)), not a non-negative integer")
             }
-            shape.append(size)
+            return size
         }
         guard let descr = dict["descr"] as? String else {
-            if dict["descr"] is [Any] {
-                throw Failure(message: "structured dtypes (a list descr) are not supported", unsupportedDType: true)
-            }
+            if dict["descr"] is [Any] { throw fail("structured dtypes (a list descr) are not supported", .unsupportedDType) }
             throw malformed("descr is \(summary(dict["descr"]!)), not a string")
         }
         // A type string: byte order (<, >, | or =), kind letter (b, i, u, f), size in bytes.
-        guard "<>|=".contains(descr.first ?? " "),
-              let dtype = NPYArray.DType.allCases.first(where: { $0.rawValue.dropFirst() == descr.dropFirst() }) else {
-            throw Failure(message: "unsupported dtype '\(descr)' (supported: bool (b1), int8–int64 (i1–i8), uint8–uint64"
-                          + " (u1–u8), float16–float64 (f2–f8))", unsupportedDType: true)
+        guard "<>|=".contains(descr.first ?? " "), let dtype = DType.allCases.first(where: { $0.rawValue.dropFirst() == descr.dropFirst() }) else {
+            throw fail("unsupported dtype '\(descr)' (supported: bool (b1), int8–int64 (i1–i8), uint8–uint64 (u1–u8), "
+                       + "float16–float64 (f2–f8))", .unsupportedDType)
         }
-        return NPYHeader(dtype: dtype, bigEndian: descr.first == ">", descr: descr, fortranOrder: order.boolValue,
-                         shape: shape)
+        return (dtype, descr, order.boolValue, shape)
     }
 
     /// A parsed value as Python writes it, for error messages: `'a'`, `-2`, `True`, `None`, `a tuple or list`.
@@ -244,7 +186,7 @@ struct NPYHeader {
     /// The Python literal subset NPY headers use, rewritten as JSON: `'…'` strings as JSON strings, tuples as
     /// arrays, `True`/`False`/`None` as `true`/`false`/`null`, the Python 2 long suffix (`3L`) dropped.
     /// Trailing commas (`(3,)`, `, }`) are left for `JSONSerialization`, which accepts them.
-    private static func jsonText(python bytes: [UInt8]) throws(Failure) -> [UInt8] {
+    private static func jsonText(python bytes: [UInt8], malformed: (String) -> DataFormatError) throws -> [UInt8] {
         var output: [UInt8] = [], closers: [UInt8] = [], position = 0
         while position < bytes.count {
             let byte = bytes[position]
@@ -257,7 +199,7 @@ struct NPYHeader {
                     if position < bytes.count { text.append(bytes[position]) }
                     position += 1
                 }
-                if position == bytes.count { throw Failure(message: "malformed NPY header: unterminated string") }
+                if position == bytes.count { throw malformed("unterminated string") }
                 output += JSONValue.string(String(decoding: text, as: UTF8.self)).utf8
             case "{", "(", "[":
                 closers.append(byte == UInt8(ascii: "(") ? UInt8(ascii: ")") : byte + 2) // { → }, [ → ]
@@ -268,8 +210,7 @@ struct NPYHeader {
             case "L" where position > 0 && (0x30...0x39).contains(bytes[position - 1]):
                 break
             default:
-                let words: [(String, String)] = [("True", "true"), ("False", "false"), ("None", "null")]
-                if let (word, json) = words.first(where: { bytes[position...].starts(with: $0.0.utf8) }) {
+                if let (word, json) = [("True", "true"), ("False", "false"), ("None", "null")].first(where: { bytes[position...].starts(with: $0.0.utf8) }) {
                     output += json.utf8
                     position += word.utf8.count - 1
                 } else {
@@ -279,8 +220,7 @@ struct NPYHeader {
             position += 1
         }
         if let closer = closers.last {
-            throw Failure(message: "malformed NPY header: expected ',' or '\(Character(Unicode.Scalar(closer)))' but "
-                          + "found the end of the header")
+            throw malformed("expected ',' or '\(Character(Unicode.Scalar(closer)))' but found the end of the header")
         }
         return output
     }
