@@ -9,37 +9,31 @@
 /// `hopper.npz: array 'actions': index 17: NaN at row 5, column 2; values must be finite`,
 /// `model.safetensors: tensor 'w': shape [2, 3] of F32 needs 24 bytes but data_offsets [0, 20] span 20`.
 public struct DataFormatError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// What went wrong; the cases are grouped by the format that raises them.
+    /// What went wrong, grouped by the format that raises it.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// Any format: the file does not exist; an operating-system error (a directory, no permission, disk
-        /// full, use of a closed writer); inconsistent arguments to a writer or initializer; values that do
-        /// not fit a shape or each other; NaN or ±infinity (or a decimal too large for a `Double`); bytes after
-        /// the end of the data.
+        /// Any format: no such file; an operating-system error (a directory, no permission, disk full, a closed
+        /// writer); inconsistent arguments; values that do not fit a shape or each other; NaN, ±infinity or a
+        /// decimal too large for a `Double`; bytes after the end of the data.
         case fileNotFound, io, invalidArgument, shapeMismatch, nonFinite, trailingData
-        /// CSV logs (docs/LOG_FORMAT.md): no bytes; a first line that is blank or all numbers; an empty column
-        /// name or one with `,` `"` CR LF; a repeated column; a quoted field; a blank line between rows; a row
-        /// with another field count than the header; an empty field; a field that is not a decimal number; a
-        /// required column that is absent; `timestamp` not increasing within an episode; an episode shorter
-        /// than `ReadOptions.minimumEpisodeLength`.
+        /// CSV logs (docs/LOG_FORMAT.md): no bytes; a first line blank or all numbers; an empty column name or
+        /// one with `,` `"` CR LF; a repeated column; a quoted field; a blank line between rows; a row with
+        /// another field count than the header; an empty field; a field that is not a decimal number; a
+        /// required column absent; `timestamp` not increasing within an episode; an episode too short.
         case emptyFile, noHeader, invalidColumnName, duplicateColumn, quotedField, blankLine, raggedRow,
              emptyField, nonNumeric, missingColumn, nonMonotonicTimestamp, shortEpisode
-        /// NPY/NPZ/D4RL: not a ZIP archive; an entry that fails its CRC or cannot be inflated; a bad NPY magic,
-        /// version or header; a dtype the reader does not handle; array data shorter than its shape; two
-        /// entries with one name; a required array that is absent; a value outside its set (a flag not 0 or
-        /// 1); no usable rows.
-        case notZip, corruptEntry, invalidNPY, unsupportedDType, truncatedArray, duplicateArray, missingArray,
-             invalidValue, empty
-        /// Safetensors: shorter than the 8-byte length; a header length past the end (or above 100 MB); a
-        /// header that is not UTF-8 JSON of the expected shape; a tensor without `dtype`; a dtype other than
-        /// F32, F64, F16, BF16; a bad `shape`; bad `data_offsets`; a byte span that is not shape × dtype;
-        /// overlapping tensors; a gap before a tensor; a data section shorter than the offsets; no tensor of
-        /// that name; a dtype that cannot be returned as the requested type.
+        /// NPY/NPZ/D4RL: not a ZIP archive; an entry failing its CRC or inflation; a bad NPY magic, version or
+        /// header; an unsupported dtype; array data shorter than its shape; two entries of one name; a required
+        /// array absent; a value outside its set (a flag not 0 or 1); no usable rows.
+        case notZip, corruptEntry, invalidNPY, unsupportedDType, truncatedArray, duplicateArray, missingArray, invalidValue, empty
+        /// Safetensors: shorter than 8 bytes; a header length past the end (or above 100 MB); a header that is
+        /// not UTF-8 JSON of the expected shape; no `dtype`; a dtype other than F32, F64, F16, BF16; a bad
+        /// `shape`; bad `data_offsets`; a span that is not shape × dtype; overlapping tensors; a gap before a
+        /// tensor; a data section shorter than the offsets; no such tensor; a dtype not readable as asked.
         case fileTooShort, headerLengthOutOfRange, invalidHeader, missingDType, unknownDType, invalidShape,
-             offsetsOutOfRange, sizeMismatch, overlappingTensors, misplacedTensor, truncatedData, tensorNotFound,
-             dtypeMismatch
-        /// Metrics runs (`MetricsWriter`): a bad run name; a bad or reserved tag, or none; a tag twice in one
-        /// call; tags that differ from the CSV columns; a fresh run over an existing one; an existing
-        /// `metrics.csv` that cannot be resumed; `log` after `close()`.
+             offsetsOutOfRange, sizeMismatch, overlappingTensors, misplacedTensor, truncatedData, tensorNotFound, dtypeMismatch
+        /// Metrics runs (`MetricsWriter`): a bad run name; a bad, reserved or missing tag; a tag twice in one
+        /// call; tags other than the CSV columns; a fresh run over an existing one; a `metrics.csv` that cannot
+        /// be resumed; `log` after `close()`.
         case invalidRunName, invalidTag, duplicateTag, tagMismatch, runExists, malformedCSV, closed
     }
 
@@ -79,41 +73,31 @@ public struct DataFormatError: Error, CustomStringConvertible, Sendable, Equatab
         return parts.compactMap { $0 }.joined(separator: ": ")
     }
 
-    /// `" (similar: 'a', 'b')"` naming up to five of `candidates` that look like `name` (same letters up to
-    /// case, a small edit distance, one containing the other, or the same last dotted part), or `""`.
+    /// `" (similar: 'a', 'b')"` naming up to five of `candidates` that look like `name`, best first: the same
+    /// up to case or a small edit distance, then one containing the other, then the same last dotted part.
     static func suggestionSuffix(for name: String, in candidates: [String]) -> String {
-        let target = Array(name.lowercased())
-        let tail = name.lowercased().split(separator: ".").last.map(String.init) ?? ""
+        let target = name.lowercased(), tail = target.split(separator: ".").last
         let threshold = max(2, target.count / 3)
-        var scored: [(score: Int, position: Int, name: String)] = []
-        for (position, candidate) in candidates.enumerated() {
-            let lower = candidate.lowercased()
-            let distance = editDistance(target, Array(lower), cap: threshold + 1)
-            if distance <= threshold {
-                scored.append((distance, position, candidate))
-            } else if !target.isEmpty && (lower.contains(String(target)) || String(target).contains(lower)) {
-                scored.append((100, position, candidate))
-            } else if !tail.isEmpty && lower.split(separator: ".").last.map(String.init) == tail {
-                scored.append((200, position, candidate))
-            }
+        let scored = candidates.enumerated().compactMap { position, candidate -> (Int, Int, String)? in
+            let lower = candidate.lowercased(), distance = editDistance(Array(target), Array(lower), cap: threshold + 1)
+            if distance <= threshold { return (distance, position, candidate) }
+            if !target.isEmpty && (lower.contains(target) || target.contains(lower)) { return (100, position, candidate) }
+            if tail != nil && lower.split(separator: ".").last == tail { return (200, position, candidate) }
+            return nil
         }
-        let similar = scored.sorted { ($0.score, $0.position) < ($1.score, $1.position) }.prefix(5)
-        return similar.isEmpty ? "" : " (similar: " + similar.map { "'\($0.name)'" }.joined(separator: ", ") + ")"
+        let similar = scored.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.prefix(5).map { "'\($0.2)'" }
+        return similar.isEmpty ? "" : " (similar: " + similar.joined(separator: ", ") + ")"
     }
 
     /// Levenshtein distance between `a` and `b`, or `cap` as soon as it is certain to reach it.
     static func editDistance(_ a: [Character], _ b: [Character], cap: Int) -> Int {
         if abs(a.count - b.count) >= cap { return cap }
-        if a.isEmpty || b.isEmpty { return min(max(a.count, b.count), cap) }
         var previous = Array(0...b.count)
-        var current = previous
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1), previous[j] + 1, current[j - 1] + 1)
-            }
+        for i in a.indices {
+            var current = [i + 1]
+            for j in b.indices { current.append(min(previous[j] + (a[i] == b[j] ? 0 : 1), previous[j + 1] + 1, current[j] + 1)) }
             if current.min()! >= cap { return cap }
-            swap(&previous, &current)
+            previous = current
         }
         return min(previous[b.count], cap)
     }

@@ -162,10 +162,7 @@ enum HalfPrecision {
     static func float(fromBinary16 bits: UInt16) -> Float {
         let sign = UInt32(bits & 0x8000) << 16, exponent = UInt32(bits >> 10) & 0x1F, mantissa = UInt32(bits & 0x03FF)
         if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) } // inf, NaN
-        if exponent == 0 { // zero or subnormal: mantissa × 2⁻²⁴
-            let magnitude = Float(mantissa) * 0x1p-24
-            return sign == 0 ? magnitude : -magnitude
-        }
+        if exponent == 0 { return sign == 0 ? Float(mantissa) * 0x1p-24 : -Float(mantissa) * 0x1p-24 } // zero, subnormal
         return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13)) // rebias 15 → 127
     }
 

@@ -31,48 +31,40 @@ public enum LogColumns {
     /// Floating-base position in the world frame, m: `base.position.{x,y,z}`.
     public static let basePosition = ["base.position.x", "base.position.y", "base.position.z"]
     /// Floating-base orientation as a unit quaternion (body → world), scalar first: `base.orientation.{w,x,y,z}`.
-    public static let baseOrientation = ["base.orientation.w", "base.orientation.x",
-                                         "base.orientation.y", "base.orientation.z"]
+    public static let baseOrientation = ["base.orientation.w", "base.orientation.x", "base.orientation.y", "base.orientation.z"]
     /// Floating-base linear velocity in the world frame, m/s: `base.linear_velocity.{x,y,z}`.
-    public static let baseLinearVelocity = ["base.linear_velocity.x", "base.linear_velocity.y",
-                                            "base.linear_velocity.z"]
+    public static let baseLinearVelocity = ["base.linear_velocity.x", "base.linear_velocity.y", "base.linear_velocity.z"]
     /// Floating-base angular velocity in the world frame, rad/s: `base.angular_velocity.{x,y,z}`.
-    public static let baseAngularVelocity = ["base.angular_velocity.x", "base.angular_velocity.y",
-                                             "base.angular_velocity.z"]
+    public static let baseAngularVelocity = ["base.angular_velocity.x", "base.angular_velocity.y", "base.angular_velocity.z"]
 
     /// The standard column list, in the canonical order: indices and timestamp; position, velocity and
     /// effort of every joint in `joints`; the 13 floating-base columns when `floatingBase`; one `action.`
     /// column per joint; `observationDimension` `observation.state.` columns; reward, cost, done.
     public static func standard(joints: [String], floatingBase: Bool, observationDimension: Int) -> [String] {
-        var columns = [episodeIndex, frameIndex, timestamp]
-        columns += joints.map(jointPosition)
-        columns += joints.map(jointVelocity)
-        columns += joints.map(jointEffort)
-        if floatingBase {
-            columns += basePosition + baseOrientation + baseLinearVelocity + baseAngularVelocity
-        }
-        columns += joints.map(action)
-        columns += (0..<max(0, observationDimension)).map(observationState)
-        columns += [reward, cost, done]
-        return columns
+        [episodeIndex, frameIndex, timestamp] + joints.map(jointPosition) + joints.map(jointVelocity) + joints.map(jointEffort)
+            + (floatingBase ? basePosition + baseOrientation + baseLinearVelocity + baseAngularVelocity : [])
+            + joints.map(action) + (0..<max(0, observationDimension)).map(observationState) + [reward, cost, done]
     }
 
     /// Why `name` cannot be a column name (empty, surrounding spaces, or a `,` `"` CR LF character), or nil.
     static func problem(with name: String) -> String? {
         if name.isEmpty { return "column name is empty" }
-        for byte in name.utf8 {
-            switch byte {
-            case UInt8(ascii: ","): return "column name contains ','"
-            case UInt8(ascii: "\""): return "column name contains '\"' (quoting is not supported)"
-            case UInt8(ascii: "\n"), UInt8(ascii: "\r"): return "column name contains a line break"
-            default: continue
+        if name.contains(",") { return "column name contains ','" }
+        if name.contains("\"") { return "column name contains '\"' (quoting is not supported)" }
+        if name.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) { return "column name contains a line break" }
+        if [" ", "\t"].contains(name.first!) || [" ", "\t"].contains(name.last!) { return "column name has leading or trailing whitespace" }
+        return nil
+    }
+
+    /// The position of each name; throws `.duplicateColumn` naming the first repeated one and both positions.
+    static func positions(of columns: [String], file: String, line: Int?) throws -> [String: Int] {
+        var positions: [String: Int] = [:]
+        for (position, name) in columns.enumerated() {
+            if let earlier = positions.updateValue(position, forKey: name) {
+                throw DataFormatError(kind: .duplicateColumn, file: file, line: line, column: name,
+                                      message: "duplicate column name (positions \(earlier + 1) and \(position + 1))")
             }
         }
-        if let first = name.utf8.first, let last = name.utf8.last,
-           first == UInt8(ascii: " ") || first == UInt8(ascii: "\t")
-            || last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") {
-            return "column name has leading or trailing whitespace"
-        }
-        return nil
+        return positions
     }
 }

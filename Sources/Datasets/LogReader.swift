@@ -192,7 +192,6 @@ private final class LogParser {
 
     private func parseHeader(_ start: UnsafeMutablePointer<UInt8>, _ count: Int) throws {
         let parts = fields(start, count)
-        var seen: [String: Int] = [:]
         for (position, part) in parts.enumerated() {
             let name = text(start, part.lowerBound, part.count, limit: .max)
             if memchr(start + part.lowerBound, 0x22, part.count) != nil {
@@ -201,11 +200,9 @@ private final class LogParser {
             if name.isEmpty {
                 throw error(.invalidColumnName, line: line, column: "#\(position + 1)", "column \(position + 1) of \(parts.count) has an empty name")
             }
-            if let earlier = seen.updateValue(position, forKey: name) {
-                throw error(.duplicateColumn, line: line, column: name, "duplicate column name (positions \(earlier + 1) and \(position + 1))")
-            }
             columns.append(name)
         }
+        let seen = try LogColumns.positions(of: columns, file: path, line: line)
         if parts.allSatisfy({ decimal(start + $0.lowerBound, $0.count)?.isFinite == true }) {
             throw error(.noHeader, line: line, "the first line holds only numbers (\(text(start, 0, count))); expected a header row of column names")
         }

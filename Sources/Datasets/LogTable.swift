@@ -33,16 +33,10 @@ public struct LogTable: Sendable, Equatable {
             throw DataFormatError(kind: .shapeMismatch, file: file,
                                   message: "\(columns.count) column names but \(values.count) value columns")
         }
-        var seen: [String: Int] = [:]
-        for (position, name) in columns.enumerated() {
-            if let earlier = seen.updateValue(position, forKey: name) {
-                throw DataFormatError(kind: .duplicateColumn, file: file, column: name,
-                                      message: "duplicate column name (positions \(earlier + 1) and \(position + 1))")
-            }
-            if values[position].count != values[0].count {
-                throw DataFormatError(kind: .shapeMismatch, file: file, column: name,
-                                      message: "column has \(values[position].count) values, expected \(values[0].count)")
-            }
+        _ = try LogColumns.positions(of: columns, file: file, line: nil)
+        if let bad = values.firstIndex(where: { $0.count != values[0].count }) {
+            throw DataFormatError(kind: .shapeMismatch, file: file, column: columns[bad],
+                                  message: "column has \(values[bad].count) values, expected \(values[0].count)")
         }
         self.init(trustedColumns: columns, values: values)
         self.source = source
@@ -59,9 +53,6 @@ public struct LogTable: Sendable, Equatable {
     /// Whether a column called `name` exists.
     public func hasColumn(_ name: String) -> Bool { index[name] != nil }
 
-    /// Position of `name` in `columns`, or nil.
-    public func columnIndex(_ name: String) -> Int? { index[name] }
-
     /// All values of the column called `name`, one per row.
     /// - Throws: `DataFormatError.Kind.missingColumn`, listing columns with similar names.
     public func column(_ name: String) throws -> [Double] {
@@ -73,12 +64,9 @@ public struct LogTable: Sendable, Equatable {
     }
 
     /// Names of the columns starting with `prefix` (e.g. `"joint_state.position."`), in file order.
-    public func columns(withPrefix prefix: String) -> [String] {
-        columns.filter { $0.hasPrefix(prefix) }
-    }
+    public func columns(withPrefix prefix: String) -> [String] { columns.filter { $0.hasPrefix(prefix) } }
 
-    /// Row `r` (0-based) as one value per column, in `columns` order.
-    /// - Precondition: `0 <= r < rows`.
+    /// Row `r` (0-based) as one value per column, in `columns` order. - Precondition: `0 <= r < rows`.
     public func row(_ r: Int) -> [Double] {
         precondition(r >= 0 && r < rows, "LogTable.row: \(r) is out of 0..<\(rows)")
         return values.map { $0[r] }
@@ -88,24 +76,15 @@ public struct LogTable: Sendable, Equatable {
     /// `episode_index`. Without an `episode_index` column the whole table is one episode; an empty table
     /// has none.
     public func episodeRanges() -> [Range<Int>] {
-        guard rows > 0 else { return [] }
-        guard let position = index[LogColumns.episodeIndex] else { return [0..<rows] }
-        let episode = values[position]
-        var ranges: [Range<Int>] = []
-        var start = 0
-        for r in 1..<rows where episode[r] != episode[r - 1] {
-            ranges.append(start..<r)
-            start = r
-        }
-        ranges.append(start..<rows)
-        return ranges
+        let episode = index[LogColumns.episodeIndex].map { values[$0] }
+        let starts = (0..<rows).filter { r in r == 0 || (episode.map { $0[r] != $0[r - 1] } ?? false) }
+        return zip(starts, starts.dropFirst() + [rows]).map { $0..<$1 }
     }
 
     /// A table with the same columns holding only `range` of the rows (e.g. one of `episodeRanges()`).
     /// - Precondition: `range` lies within `0..<rows`.
     public func slice(rows range: Range<Int>) -> LogTable {
-        precondition(range.lowerBound >= 0 && range.upperBound <= rows,
-                     "LogTable.slice: \(range) is out of 0..<\(rows)")
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "LogTable.slice: \(range) is out of 0..<\(rows)")
         var table = LogTable(trustedColumns: columns, values: values.map { Array($0[range]) })
         table.source = source
         return table
@@ -114,10 +93,6 @@ public struct LogTable: Sendable, Equatable {
     /// Tables are equal when they have the same columns in the same order and bit-for-bit equal values
     /// (`-0.0` differs from `0.0`); `source` and skip statistics are ignored.
     public static func == (lhs: LogTable, rhs: LogTable) -> Bool {
-        guard lhs.columns == rhs.columns, lhs.rows == rhs.rows else { return false }
-        for (a, b) in zip(lhs.values, rhs.values) {
-            for (x, y) in zip(a, b) where x.bitPattern != y.bitPattern { return false }
-        }
-        return true
+        lhs.columns == rhs.columns && lhs.rows == rhs.rows && lhs.values.map { $0.map(\.bitPattern) } == rhs.values.map { $0.map(\.bitPattern) }
     }
 }

@@ -40,17 +40,12 @@ public final class LogWriter {
         if columns.isEmpty {
             throw DataFormatError(kind: .invalidColumnName, file: path, message: "a log needs at least one column")
         }
-        var seen: [String: Int] = [:]
         for (position, name) in columns.enumerated() {
             if let problem = LogColumns.problem(with: name) {
-                throw DataFormatError(kind: .invalidColumnName, file: path, line: 1,
-                                      column: name.isEmpty ? "#\(position + 1)" : name, message: problem)
-            }
-            if let earlier = seen.updateValue(position, forKey: name) {
-                throw DataFormatError(kind: .duplicateColumn, file: path, line: 1, column: name,
-                                      message: "duplicate column name (positions \(earlier + 1) and \(position + 1))")
+                throw DataFormatError(kind: .invalidColumnName, file: path, line: 1, column: name.isEmpty ? "#\(position + 1)" : name, message: problem)
             }
         }
+        _ = try LogColumns.positions(of: columns, file: path, line: 1)
         file = try AtomicFile(url)
         self.url = file.destination
         self.columns = columns

@@ -1,9 +1,5 @@
-// Per-step scalar metrics of a training run (e.g. PETS iterations), written as a CSV file and as a TensorBoard
-// event file, both flushed after every step and resumable after a killed run.
-//
-// Format references:
-// - TFRecord framing: https://www.tensorflow.org/tutorials/load_data/tfrecord ("TFRecords format details").
-// - TensorBoard `Event`: tensorboard/compat/proto/event.proto; `Summary`: tensorboard/compat/proto/summary.proto.
+// Per-step scalar metrics of a training run as a CSV file and a TensorBoard event file (TFRecord framing:
+// tensorflow.org/tutorials/load_data/tfrecord; `Event`, `Summary`: tensorboard/compat/proto/event.proto, summary.proto).
 
 import Foundation
 #if canImport(Glibc)
@@ -42,8 +38,6 @@ public enum TFRecord {
         return length + LittleEndian.data(of: maskedCRC32C(length)) + data + LittleEndian.data(of: maskedCRC32C(data))
     }
 }
-
-// MARK: - Protocol buffer encoding of TensorBoard events
 
 /// Hand-written protocol-buffer encoding of the few TensorBoard messages a scalar writer needs
 /// (tensorboard/compat/proto/event.proto and summary.proto):
@@ -97,8 +91,6 @@ enum TensorBoardEvent {
         return event(wallTime: wallTime, step: step, field(5, wireType: 2, summary))
     }
 }
-
-// MARK: - Writer
 
 /// Writes the scalar metrics of one training run (e.g. one PETS run, a row per iteration) to `metrics.csv`
 /// and a TensorBoard event file in the run directory `<directory>/<runName>/`, and resumes such a run.
@@ -257,8 +249,6 @@ public final class MetricsWriter {
         }
         if let failure { throw failure }
     }
-
-    // MARK: Helpers
 
     /// Writes `data` to `handle`; an event (to the event file) is framed as a TFRecord first.
     private func write(_ data: Data, to handle: FileHandle, _ url: URL) throws {

@@ -207,8 +207,7 @@ public struct NPYArray: Sendable, Equatable {
             case "}", ")", "]":
                 _ = closers.popLast()
                 output.append(byte == UInt8(ascii: "}") ? byte : UInt8(ascii: "]"))
-            case "L" where position > 0 && (0x30...0x39).contains(bytes[position - 1]):
-                break
+            case "L" where position > 0 && (0x30...0x39).contains(bytes[position - 1]): break
             default:
                 if let (word, json) = [("True", "true"), ("False", "false"), ("None", "null")].first(where: { bytes[position...].starts(with: $0.0.utf8) }) {
                     output += json.utf8

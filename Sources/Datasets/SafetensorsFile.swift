@@ -44,8 +44,6 @@ public struct SafetensorsFile: Sendable {
         public let dataOffsets: Range<Int>
         /// Number of elements: the product of `shape` (1 for a scalar).
         public var elementCount: Int { shape.reduce(1, *) }
-        /// Number of bytes: `elementCount × dtype.byteSize`, equal to `dataOffsets.count`.
-        public var byteCount: Int { dataOffsets.count }
     }
 
     /// Path of the file the tensors were read from (`<memory>` for `decode` without a source).
@@ -64,8 +62,6 @@ public struct SafetensorsFile: Sendable {
     public var tensorNames: [String] { tensors.map(\.name) }
     /// The largest header this reader accepts, as in the reference implementation (100 MB).
     public static let maximumHeaderLength = 100_000_000
-
-    // MARK: - Reading
 
     /// Reads and validates a safetensors file; tensor data stays in memory and is converted on access.
     /// - Throws: `DataFormatError` naming the file (and the tensor): `.fileNotFound`, `.io`, `.fileTooShort`,
@@ -228,11 +224,6 @@ public struct SafetensorsFile: Sendable {
         return TensorInfo(name: name, dtype: dtype, shape: shape, dataOffsets: begin..<end)
     }
 
-    // MARK: - Access
-
-    /// Whether a tensor called `name` exists.
-    public func contains(_ name: String) -> Bool { index[name] != nil }
-
     /// The dtype, shape and offsets of the tensor called `name`.
     /// - Throws: `DataFormatError.Kind.tensorNotFound`, listing tensors with similar names.
     public func info(_ name: String) throws -> TensorInfo {
@@ -256,19 +247,14 @@ public struct SafetensorsFile: Sendable {
     }
 
     /// The elements of the tensor called `name` as `Float`s, row-major: `F32` bit for bit, `F16` and `BF16`
-    /// widened exactly.
-    /// - Throws: `.tensorNotFound`; `.dtypeMismatch` for `F64` (use `doubles(_:)`).
+    /// widened exactly. - Throws: `.tensorNotFound`; `.dtypeMismatch` for `F64` (use `doubles(_:)`).
     public func floats(_ name: String) throws -> [Float] {
         let tensor = try info(name)
-        func load<T>(_ type: T.Type) -> [T] {
-            bytes.withUnsafeBytes { LittleEndian.elements(T.self, from: $0, offset: dataStart + tensor.dataOffsets.lowerBound, count: tensor.elementCount) }
-        }
         switch tensor.dtype {
-        case .float32: return load(Float.self)
-        case .float16: return load(UInt16.self).map(HalfPrecision.float(fromBinary16:))
-        case .bfloat16: return load(UInt16.self).map(HalfPrecision.float(fromBFloat16:))
-        case .float64:
-            throw DataFormatError(kind: .dtypeMismatch, file: source, tensor: name,
+        case .float32: return elements(of: tensor)
+        case .float16: return elements(of: tensor).map(HalfPrecision.float(fromBinary16:))
+        case .bfloat16: return elements(of: tensor).map(HalfPrecision.float(fromBFloat16:))
+        case .float64: throw DataFormatError(kind: .dtypeMismatch, file: source, tensor: name,
                                   message: "dtype F64 cannot be read as Float exactly; floats() reads F32, F16 and BF16, use doubles()")
         }
     }
@@ -276,14 +262,12 @@ public struct SafetensorsFile: Sendable {
     /// The elements of the tensor called `name` as `Double`s, row-major: `F64` bit for bit, the others widened
     /// exactly. - Throws: `.tensorNotFound`.
     public func doubles(_ name: String) throws -> [Double] {
-        let tensor = try info(name)
-        guard tensor.dtype == .float64 else { return try floats(name).map(Double.init) }
-        return bytes.withUnsafeBytes {
-            LittleEndian.elements(Double.self, from: $0, offset: dataStart + tensor.dataOffsets.lowerBound, count: tensor.elementCount)
-        }
+        try info(name).dtype == .float64 ? elements(of: info(name)) : floats(name).map(Double.init)
     }
 
-    // MARK: - Writing
+    private func elements<T>(of tensor: TensorInfo) -> [T] {
+        bytes.withUnsafeBytes { LittleEndian.elements(T.self, from: $0, offset: dataStart + tensor.dataOffsets.lowerBound, count: tensor.elementCount) }
+    }
 
     /// Writes tensors and metadata to `url` as a safetensors file, atomically (`AtomicFile`).
     ///
@@ -309,14 +293,12 @@ public struct SafetensorsFile: Sendable {
     }
 
     /// Writes `Float` tensors (dtype `F32`, `values.count == product(shape)`) as `write(tensors:metadata:to:)`.
-    public static func write(floats tensors: [(name: String, shape: [Int], values: [Float])],
-                             metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(floats tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:], to url: URL) throws {
         try write(tensors: tensors.map { ($0.name, .float32, $0.shape, LittleEndian.bytes(of: $0.values)) }, metadata: metadata, to: url)
     }
 
     /// Writes `Double` tensors (dtype `F64`, `values.count == product(shape)`) as `write(tensors:metadata:to:)`.
-    public static func write(doubles tensors: [(name: String, shape: [Int], values: [Double])],
-                             metadata: [String: String] = [:], to url: URL) throws {
+    public static func write(doubles tensors: [(name: String, shape: [Int], values: [Double])], metadata: [String: String] = [:], to url: URL) throws {
         try write(tensors: tensors.map { ($0.name, .float64, $0.shape, LittleEndian.bytes(of: $0.values)) }, metadata: metadata, to: url)
     }
 
