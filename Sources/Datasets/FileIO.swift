@@ -93,6 +93,13 @@ func readWholeFile(_ url: URL) throws -> Data {
     }
 }
 
+/// `product(shape) × elementSize` (dimensions ≥ 0), or nil when it overflows `Int`.
+func byteCount(shape: [Int], elementSize: Int) -> Int? {
+    shape.reduce(elementSize as Int?) { total, dimension in
+        total.flatMap { let (product, overflow) = $0.multipliedReportingOverflow(by: dimension); return overflow ? nil : product }
+    }
+}
+
 /// Copies of little-endian element data (the host is little-endian, see the `#error` above).
 enum LittleEndian {
     /// `count` elements of the trivial type `T` stored at byte `offset` of `bytes`.
@@ -105,25 +112,20 @@ enum LittleEndian {
         }
     }
 
-    /// The bytes of `values`.
+    /// The bytes of `values` (`[value]` for one).
     static func bytes<T>(of values: [T]) -> Data { values.withUnsafeBytes { Data($0) } }
 
-    /// The bytes of `value`.
-    static func data<T: FixedWidthInteger>(of value: T) -> Data { withUnsafeBytes(of: value) { Data($0) } }
 }
 
 /// Values from `JSONSerialization` (safetensors and NPY headers): objects `[String: Any]`, arrays `[Any]`,
 /// `String`, `NSNumber` (integers, floats and booleans told apart by `objCType`) and `NSNull`.
 enum JSONValue {
-    /// Parses JSON text; the error's description is Foundation's (e.g. "Unexpected end of file during JSON parse.").
-    static func parse(_ bytes: [UInt8]) throws -> Any {
+    /// Parses JSON text; on failure throws `failure` of Foundation's reason ("Unexpected end of file during JSON parse.").
+    static func parse(_ bytes: [UInt8], failure: (String) -> DataFormatError) throws -> Any {
         do { return try JSONSerialization.jsonObject(with: Data(bytes), options: .fragmentsAllowed) } catch {
-            throw DescribedError(description: (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)")
+            throw failure((error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)")
         }
     }
-
-    /// Why JSON text did not parse.
-    struct DescribedError: Error, CustomStringConvertible { let description: String }
 
     /// The value when it is a JSON integer that fits in 64 bits (not `4.0`, `1e3`, `true` or a huge number).
     static func integer(_ value: Any) -> Int? {

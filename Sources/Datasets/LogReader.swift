@@ -55,38 +55,30 @@ public enum LogReader {
     /// - Returns: the table, columns in file order.
     /// - Throws: `DataFormatError` naming the file, the line/row and the column.
     public static func read(url: URL, requiredColumns: [String] = [], options: ReadOptions = .init()) throws -> LogTable {
-        let parser = LogParser(path: url.path, requiredColumns: requiredColumns, options: options, headerOnly: false)
+        let parser = LogParser(path: url.path, requiredColumns: requiredColumns, options: options)
         try parser.run()
         var table = LogTable(trustedColumns: parser.columns, values: parser.values)
         (table.source, table.skippedRows, table.skipMessages, table.skipCounts)
             = (url.path, parser.skipped, parser.skipMessages, parser.skipCounts)
         return table
     }
-
-    /// Reads only the header row and returns the column names in file order (validated as in `read`).
-    /// - Throws: `DataFormatError` for a missing or empty file or a bad header.
-    public static func readColumns(url: URL) throws -> [String] {
-        let parser = LogParser(path: url.path, requiredColumns: [], options: .init(chunkSize: 1 << 16), headerOnly: true)
-        try parser.run()
-        return parser.columns
-    }
 }
 
 /// Single-use streaming parser behind `LogReader`: lines are parsed in place in the read buffer, numbers with
 /// `strtod` in the C locale.
 private final class LogParser {
-    let path: String, requiredColumns: [String], options: LogReader.ReadOptions, headerOnly: Bool
+    let path: String, requiredColumns: [String], options: LogReader.ReadOptions
     private(set) var columns: [String] = [], values: [[Double]] = []
     private(set) var skipped = 0, skipMessages: [String] = [], skipCounts: [DataFormatError.Kind: Int] = [:]
     private var isBoolean: [Bool] = [], rowValues: [Double] = []
     private var line = 0, dataRow = 0 // 1-based numbers of the line and data row being parsed
-    private var haveHeader = false, finished = false
+    private var haveHeader = false
     private var blankLinesBeforeHeader = 0, pendingBlankLines = 0, firstPendingBlankLine = 0
     private var timestampColumn = -1, episodeColumn = -1, previousTimestamp = 0.0, previousTimestampLine = 0
     private var episodeValue = 0.0, episodeRows = 0, episodeFirstLine = 0, episodeFirstRow = 0, episodeLastLine = 0
 
-    init(path: String, requiredColumns: [String], options: LogReader.ReadOptions, headerOnly: Bool) {
-        (self.path, self.requiredColumns, self.options, self.headerOnly) = (path, requiredColumns, options, headerOnly)
+    init(path: String, requiredColumns: [String], options: LogReader.ReadOptions) {
+        (self.path, self.requiredColumns, self.options) = (path, requiredColumns, options)
     }
 
     private func error(_ kind: DataFormatError.Kind, line: Int? = nil, row: Int? = nil, column: String? = nil,
@@ -108,7 +100,7 @@ private final class LogParser {
         defer { if let numericLocale { _ = uselocale(previousLocale ?? nil); freelocale(numericLocale) } }
 
         var pending: [UInt8] = [] // read, not yet parsed
-        while !finished {
+        while true {
             let chunk: Data
             do { chunk = try file.read(upToCount: max(16, options.chunkSize)) ?? Data() } catch {
                 throw self.error(.io, "read failed: \(error.localizedDescription)")
@@ -120,7 +112,7 @@ private final class LogParser {
             pending.append(0)
             try pending.withUnsafeMutableBufferPointer { buffer in
                 var start = 0
-                while start < complete && !finished {
+                while start < complete {
                     let end = memchr(buffer.baseAddress! + start, 0x0A, complete - start)
                         .map { UnsafeMutableRawPointer(buffer.baseAddress!).distance(to: $0) } ?? complete
                     try parseLine(buffer.baseAddress! + start, end - start)
@@ -132,10 +124,8 @@ private final class LogParser {
             if chunk.isEmpty { break }
         }
         if !haveHeader { throw error(.emptyFile, "file is empty (expected a header row)") }
-        if !headerOnly { try finishEpisode() }
+        try finishEpisode()
     }
-
-    // MARK: Lines
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
 
@@ -176,7 +166,7 @@ private final class LogParser {
                 throw error(.noHeader, line: 1, "the first line is blank but must be the header row (first non-blank line is line \(line))")
             }
             try parseHeader(start, count)
-            (haveHeader, finished) = (true, headerOnly)
+            haveHeader = true
             return
         }
         if pendingBlankLines > 0 {
@@ -282,8 +272,6 @@ private final class LogParser {
         let value = strtod(UnsafeMutableRawPointer(field).assumingMemoryBound(to: CChar.self), &end)
         return end.map { UnsafeMutableRawPointer(field).distance(to: $0) == length } == true ? value : nil
     }
-
-    // MARK: Episodes
 
     /// Checks the parsed row against the episode rules and keeps it.
     private func acceptRow() throws {

@@ -81,15 +81,6 @@ public struct LogTable: Sendable, Equatable {
         return zip(starts, starts.dropFirst() + [rows]).map { $0..<$1 }
     }
 
-    /// A table with the same columns holding only `range` of the rows (e.g. one of `episodeRanges()`).
-    /// - Precondition: `range` lies within `0..<rows`.
-    public func slice(rows range: Range<Int>) -> LogTable {
-        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "LogTable.slice: \(range) is out of 0..<\(rows)")
-        var table = LogTable(trustedColumns: columns, values: values.map { Array($0[range]) })
-        table.source = source
-        return table
-    }
-
     /// Tables are equal when they have the same columns in the same order and bit-for-bit equal values
     /// (`-0.0` differs from `0.0`); `source` and skip statistics are ignored.
     public static func == (lhs: LogTable, rhs: LogTable) -> Bool {

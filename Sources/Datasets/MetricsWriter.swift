@@ -34,8 +34,8 @@ public enum TFRecord {
 
     /// One framed record, `data.count + 16` bytes.
     public static func frame(_ data: Data) -> Data {
-        let length = LittleEndian.data(of: UInt64(data.count))
-        return length + LittleEndian.data(of: maskedCRC32C(length)) + data + LittleEndian.data(of: maskedCRC32C(data))
+        let length = LittleEndian.bytes(of: [UInt64(data.count)])
+        return length + LittleEndian.bytes(of: [maskedCRC32C(length)]) + data + LittleEndian.bytes(of: [maskedCRC32C(data)])
     }
 }
 
@@ -66,7 +66,7 @@ enum TensorBoardEvent {
 
     /// `Event.wall_time` (field 1, double), `Event.step` (field 2, int64; omitted when nil), then `what`.
     private static func event(wallTime: Double, step: Int?, _ what: Data) -> Data {
-        field(1, wireType: 1, LittleEndian.data(of: wallTime.bitPattern))
+        field(1, wireType: 1, LittleEndian.bytes(of: [wallTime.bitPattern]))
             + (step.map { field(2, wireType: 0, varint(UInt64(bitPattern: Int64($0)))) } ?? Data()) + what
     }
 
@@ -86,7 +86,7 @@ enum TensorBoardEvent {
     static func scalars(_ values: [(tag: String, value: Float)], step: Int, wallTime: Double) -> Data {
         let summary = values.reduce(Data()) { summary, entry in
             summary + field(1, wireType: 2, field(1, wireType: 2, Data(entry.tag.utf8))
-                                + field(2, wireType: 5, LittleEndian.data(of: entry.value.bitPattern)))
+                                + field(2, wireType: 5, LittleEndian.bytes(of: [entry.value.bitPattern])))
         }
         return event(wallTime: wallTime, step: step, field(5, wireType: 2, summary))
     }
@@ -240,14 +240,13 @@ public final class MetricsWriter {
     public func close() throws {
         guard isOpen else { return }
         isOpen = false
-        var failure: DataFormatError?
-        for (handle, url) in [(csv, csvURL), (events, eventFileURL)] {
-            do { try handle.synchronize(); try handle.close() } catch {
+        let failures = [(csv, csvURL), (events, eventFileURL)].compactMap { handle, url -> DataFormatError? in
+            do { try handle.synchronize(); try handle.close(); return nil } catch {
                 try? handle.close()
-                failure = failure ?? DataFormatError(kind: .io, file: url.path, message: "cannot sync or close: \(error.localizedDescription)")
+                return DataFormatError(kind: .io, file: url.path, message: "cannot sync or close: \(error.localizedDescription)")
             }
         }
-        if let failure { throw failure }
+        if let failure = failures.first { throw failure }
     }
 
     /// Writes `data` to `handle`; an event (to the event file) is framed as a TFRecord first.
@@ -313,10 +312,8 @@ public final class MetricsWriter {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where name.hasPrefix(eventFilePrefix) {
             if let previous = Int(name.dropFirst(eventFilePrefix.count).prefix { $0 != "." }), previous >= seconds { seconds = previous + 1 }
         }
-        var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, 255) != 0 ? ""
-            : host.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.replacingOccurrences(of: "/", with: "_")
-        let stem = "\(eventFilePrefix)\(seconds).\(hostName.isEmpty ? "localhost" : hostName).\(getpid())."
+        let host = ProcessInfo.processInfo.hostName.replacingOccurrences(of: "/", with: "_")
+        let stem = "\(eventFilePrefix)\(seconds).\(host.isEmpty ? "localhost" : host).\(getpid())."
         for suffix in 0..<1000 {
             let url = directory.appendingPathComponent(stem + String(suffix))
             let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)

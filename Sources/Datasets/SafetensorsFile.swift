@@ -92,8 +92,7 @@ public struct SafetensorsFile: Sendable {
         var utf8 = header.makeIterator(), decoder = UTF8(), offset = 0
         while case .scalarValue(let scalar) = decoder.decode(&utf8) { offset += UTF8.width(scalar) }
         if offset < header.count { throw fail(.invalidHeader, "header is not valid UTF-8 (byte \(offset) of the header)") }
-        let json: Any
-        do { json = try JSONValue.parse(header) } catch { throw fail(.invalidHeader, "header is not valid JSON: \(error)") }
+        let json = try JSONValue.parse(header) { fail(.invalidHeader, "header is not valid JSON: " + $0) }
         guard let members = json as? [String: Any] else {
             throw fail(.invalidHeader, "header is \(JSONValue.describe(json)), not a JSON object")
         }
@@ -163,7 +162,7 @@ public struct SafetensorsFile: Sendable {
                 position += 1
                 while bytes[position] != byte { position += bytes[position] == UInt8(ascii: "\\") ? 2 : 1 }
                 if depth == 1 && (previous == UInt8(ascii: "{") || previous == UInt8(ascii: ",")),
-                   let key = try? JSONValue.parse(Array(bytes[start...position])) as? String, !keys.insert(key).inserted {
+                   let key = try? JSONSerialization.jsonObject(with: Data(bytes[start...position]), options: .fragmentsAllowed) as? String, !keys.insert(key).inserted {
                     return ("header has the key '\(key)' twice", key == "__metadata__" ? nil : key)
                 }
                 previous = byte
@@ -197,16 +196,15 @@ public struct SafetensorsFile: Sendable {
         guard let dimensions = shapeValue as? [Any] else {
             throw fail(.invalidShape, "shape is \(describe(shapeValue)), not an array of integers")
         }
-        var shape: [Int] = [], byteCount = dtype.byteSize, overflow = false
-        for (axis, dimension) in dimensions.enumerated() {
+        let shape = try dimensions.enumerated().map { axis, dimension in
             guard let size = JSONValue.integer(dimension), size >= 0 else {
                 throw fail(.invalidShape, "shape[\(axis)] is \(describe(dimension)), not a non-negative integer")
             }
-            shape.append(size)
-            let (product, overflowed) = byteCount.multipliedReportingOverflow(by: size)
-            (byteCount, overflow) = (product, overflow || overflowed)
+            return size
         }
-        if overflow { throw fail(.invalidShape, "shape \(shape) of \(dtypeName) is too large to address") }
+        guard let byteCount = Datasets.byteCount(shape: shape, elementSize: dtype.byteSize) else {
+            throw fail(.invalidShape, "shape \(shape) of \(dtypeName) is too large to address")
+        }
         guard let offsetsValue = fields["data_offsets"] else { throw fail(.offsetsOutOfRange, "header entry has no data_offsets") }
         guard let offsets = offsetsValue as? [Any], offsets.count == 2 else {
             let count = (offsetsValue as? [Any]).map { " of \($0.count) values" } ?? ""
@@ -312,15 +310,10 @@ public struct SafetensorsFile: Sendable {
             if name.isEmpty { throw invalid(name, "tensor names may not be empty") }
             if name == "__metadata__" { throw invalid(name, "the name is reserved for metadata") }
             if !seen.insert(name).inserted { throw invalid(name, "two tensors have this name") }
-            var needed = dtype.byteSize, overflow = false
-            for (axis, dimension) in shape.enumerated() {
-                if dimension < 0 { throw invalid(name, "shape[\(axis)] is \(dimension); dimensions must be ≥ 0") }
-                let (product, overflowed) = needed.multipliedReportingOverflow(by: dimension)
-                (needed, overflow) = (product, overflow || overflowed)
-            }
-            if overflow || needed != data.count {
-                throw invalid(name, "shape \(shape) of \(dtype.rawValue) needs \(overflow ? "too many" : String(needed)) bytes "
-                              + "but \(data.count) were given")
+            if let axis = shape.firstIndex(where: { $0 < 0 }) { throw invalid(name, "shape[\(axis)] is \(shape[axis]); dimensions must be ≥ 0") }
+            let needed = byteCount(shape: shape, elementSize: dtype.byteSize)
+            if needed != data.count {
+                throw invalid(name, "shape \(shape) of \(dtype.rawValue) needs \(needed.map(String.init) ?? "too many") bytes but \(data.count) were given")
             }
         }
         let ordered = tensors.sorted {
@@ -343,6 +336,6 @@ public struct SafetensorsFile: Sendable {
         if header.count > maximumHeaderLength {
             throw invalid(nil, "the header would be \(header.count) bytes, above the limit of \(maximumHeaderLength)")
         }
-        return ordered.reduce(LittleEndian.data(of: UInt64(header.count)) + header) { $0 + $1.data }
+        return ordered.reduce(LittleEndian.bytes(of: [UInt64(header.count)]) + header) { $0 + $1.data }
     }
 }

@@ -214,7 +214,7 @@ private struct Mix {
         #expect(table == reference, "chunk size \(chunk)")
     }
     #expect(reference.rows == 300)
-    #expect(try LogReader.readColumns(url: url) == reference.columns)
+    #expect(reference.columns.last == "joint_state.position.a_very_long_joint_name_that_spans_chunks")
 }
 
 @Test func shortDecimalsParseExactlyLikeSwift() throws {
@@ -495,7 +495,7 @@ private struct Mix {
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["w.csv"])
 }
 
-@Test func writeTableAndSlices() throws {
+@Test func writeTableAndEpisodeRanges() throws {
     let table = try LogTable(columns: ["episode_index", "timestamp", "x"],
                              values: [[0, 0, 1, 1, 1], [0, 0.1, 0, 0.1, 0.2], [1, 2, 3, 4, 5]])
     let url = try makeDirectory().appendingPathComponent("t.csv")
@@ -505,7 +505,7 @@ private struct Mix {
     #expect(back == table)
     let ranges = back.episodeRanges()
     #expect(ranges == [0..<2, 2..<5])
-    #expect(try back.slice(rows: ranges[1]).column("x") == [3, 4, 5])
+    #expect(Array(try back.column("x")[ranges[1]]) == [3, 4, 5])
     #expect(throws: DataFormatError.self) { _ = try LogTable(columns: ["a", "b"], values: [[1, 2], [3]]) }
     #expect(throws: DataFormatError.self) { _ = try LogTable(columns: ["a"], values: [[1], [3]]) }
 }
