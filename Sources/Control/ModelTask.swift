@@ -227,13 +227,13 @@ public final class ArmReachModelTask: ModelTask {
 /// `quadruped-walk` on model states: `QuadrupedWalkTask.terms` (reward, the Ha et al. 2020 pitch/roll safety
 /// cost, the fall) evaluated on the predicted base state (`base.*`: pose, linear and angular velocity, world
 /// frame) and joint velocities, so learned-model MPC and MBPO score predicted states by the environment's
-/// own rule. Two quantities are not in a model state and are computed in closed form instead:
+/// own rule. Two quantities are not in a model state and come from closed forms instead:
+/// - ground contact of the trunk, hips and thighs: `QuadrupedWalkTask.fallLinkTouchesGround` (their collision
+///   shapes posed by forward kinematics of the predicted base pose and joints, reaching z = 0), where the
+///   environment reads the simulator's contacts (see `QuadrupedWalkTask` for where the two differ);
 /// - the joint torques of the step: the PD law the servos run, τ = clamp(kp (target − q) − kd q̇, ±effort),
 ///   averaged between the state before and after the step (the environment measures the mean over its
 ///   substeps; the difference is bounded in the tests);
-/// - ground contact of the trunk, hips and thighs: their collision shapes, posed by forward kinematics of the
-///   predicted base pose and joint positions, reaching the ground plane z = 0 (the environment uses the
-///   simulator's contacts).
 /// Model actions are the joint targets `QuadrupedWalkTask.jointTarget`.
 public final class QuadrupedWalkModelTask: ModelTask {
     public let stateNames: [String], actionNames: [String]
@@ -246,8 +246,6 @@ public final class QuadrupedWalkModelTask: ModelTask {
     /// Model state indices of base position (3), orientation w x y z (4), linear (3) and angular (3) velocity.
     let baseIndex: [Int]
     let standing: [Double], efforts: [Double]
-    /// Collision shapes of the fall links: (body index, shape, pose in the body's reference frame).
-    let fallShapes: [(body: Int, shape: CollisionShape, pose: Pose)]
     public private(set) var previousAction: [Float] = Array(repeating: 0, count: 12)
     /// When set (rows × 12, N·m), used as the step's torques instead of the PD estimate (tests compare the
     /// terms with the environment's on its measured torques).
@@ -271,11 +269,6 @@ public final class QuadrupedWalkModelTask: ModelTask {
         actionColumnOfDOF = try indices(of: joints.map(LogColumns.action), in: actionNames, what: "action")
         standing = task.standing
         efforts = model.actuatedJoints.map { model.joints[$0].limit?.effort ?? .infinity }
-        var shapes: [(body: Int, shape: CollisionShape, pose: Pose)] = []
-        for (b, body) in model.bodies.enumerated() {
-            for s in body.shapes where task.fallLinks.contains(s.link) { shapes.append((b, s.shape, s.pose)) }
-        }
-        fallShapes = shapes
         update()
     }
 
@@ -294,13 +287,6 @@ public final class QuadrupedWalkModelTask: ModelTask {
     /// PD torque of joint i at (q, q̇) towards `target`, clamped to the effort limit.
     @inline(__always) func servoTorque(_ i: Int, target: Double, q: Double, qd: Double) -> Double {
         max(-efforts[i], min(efforts[i], config.kp * (target - q) - config.kd * qd))
-    }
-
-    /// Whether any fall-link shape reaches the ground plane with the base at `base` and joints at `q`.
-    func fallLinkTouchesGround(base: Pose, q: [Double]) -> Bool {
-        let frames = model.forwardKinematics(base: base, q: q)
-        for s in fallShapes where lowestPoint(s.shape, at: frames[s.body].compose(s.pose)) <= 0 { return true }
-        return false
     }
 
     public func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
@@ -322,7 +308,7 @@ public final class QuadrupedWalkModelTask: ModelTask {
                                        + servoTorque(i, target: target, q: q[i], qd: Double(n[qdIndex[i]])))
                 }
             }
-            let touches = fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation.normalized), q: q)
+            let touches = task.fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation.normalized), q: q)
             let t = QuadrupedWalkTask.terms(config: config, orientation: orientation.normalized, height: base(2),
                                             linearVelocity: Vec3(base(7), base(8), base(9)), angularVelocity: Vec3(base(10), base(11), base(12)),
                                             joints: 12, torque: { torque[$0] }, jointVelocity: { Double(n[self.qdIndex[$0]]) },
@@ -331,25 +317,6 @@ public final class QuadrupedWalkModelTask: ModelTask {
             cost[r] = Float(t.cost)
             terminated[r] = t.fell ? 1 : 0
         }
-    }
-}
-
-/// The lowest world z (m) of a collision shape at `pose` (world frame; cylinders and capsules along local z;
-/// box sizes are full side lengths).
-func lowestPoint(_ shape: CollisionShape, at pose: Pose) -> Double {
-    let c = pose.position.z
-    // z components of the shape's local axes in the world
-    let ex = pose.orientation.rotate(Vec3(1, 0, 0)).z, ey = pose.orientation.rotate(Vec3(0, 1, 0)).z
-    let ez = pose.orientation.rotate(Vec3(0, 0, 1)).z
-    switch shape {
-    case .sphere(let r): return c - r
-    case .box(let size):
-        let extent: Double = abs(ex) * size.x + abs(ey) * size.y + abs(ez) * size.z
-        return c - 0.5 * extent
-    case .capsule(let r, let l): return c - 0.5 * l * abs(ez) - r
-    case .cylinder(let r, let l):
-        let sine: Double = max(0, 1 - ez * ez).squareRoot()
-        return c - 0.5 * l * abs(ez) - r * sine
     }
 }
 
