@@ -294,6 +294,7 @@ public final class QuadrupedWalkModelTask: ModelTask {
                          terminated: UnsafeMutablePointer<UInt8>) {
         let S = stateNames.count
         var q = [Double](repeating: 0, count: 12), torque = [Double](repeating: 0, count: 12)
+        var frames: [Pose] = []
         for r in 0..<rows {
             let s = states + r * S, n = next + r * S, a = actions + r * 12, p = previousActions + r * 12
             func base(_ k: Int) -> Double { Double(n[baseIndex[k]]) }
@@ -308,7 +309,7 @@ public final class QuadrupedWalkModelTask: ModelTask {
                                        + servoTorque(i, target: target, q: q[i], qd: Double(n[qdIndex[i]])))
                 }
             }
-            let touches = task.fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation.normalized), q: q)
+            let touches = task.fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation.normalized), q: q, frames: &frames)
             let t = QuadrupedWalkTask.terms(config: config, orientation: orientation.normalized, height: base(2),
                                             linearVelocity: Vec3(base(7), base(8), base(9)), angularVelocity: Vec3(base(10), base(11), base(12)),
                                             joints: 12, torque: { torque[$0] }, jointVelocity: { Double(n[self.qdIndex[$0]]) },

@@ -244,6 +244,6 @@ struct DynamicsCLITests {
         #expect(m["episodes"] as? Int == 1 && (m["model"] as? String)?.hasSuffix("model.safetensors") == true)
         // the model remembers that its actions are PD targets: a torque-mode arm is refused with the reason
         let wrongMode = try mbc(["mpc", "--env", "arm-reach", "--model", out + "/model.safetensors", "--episodes", "1", "--max-steps", "1"])
-        #expect(wrongMode.status != 0 && wrongMode.stderr.contains("position control"), "\(wrongMode.stderr)")
+        #expect(wrongMode.status != 0 && wrongMode.stderr.contains("arm.controlMode = position") && wrongMode.stderr.contains("arm.controlMode = torque"), "\(wrongMode.stderr)")
     }
 }
