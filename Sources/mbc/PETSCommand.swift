@@ -60,13 +60,19 @@ struct PETS: ParsableCommand {
             say("evaluating the final model on \(cfg.evaluationEpisodes) new targets (seeds \(cfg.evaluationSeed)…)")
             evaluation = try runner.evaluate { ep, step, r, planning in
                 if step % 10 == 0 || r.done || r.info["success"] == 1 {
-                    status(String(format: "evaluation episode %d step %d distance %.3f planning %.0f ms", ep, step, r.info["distance"] ?? .nan, planning * 1000))
+                    var line = String(format: "evaluation episode %d step %d planning %.0f ms", ep, step, planning * 1000)
+                    if let d = r.info["distance"] { line += String(format: " distance %.3f m", d) }
+                    if let v = r.info["forward_velocity"] { line += String(format: " forward %.2f m/s", v) }
+                    status(line)
                 }
             }
             if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
             for e in evaluation {
-                say(String(format: "  seed %llu: %@%@", e.seed, e.success ? "success" : "no success",
-                           e.timeToSuccess.map { String(format: " at %.2f s", $0) } ?? String(format: ", final distance %.3f m", e.finalDistance ?? .nan)))
+                var line = String(format: "  seed %llu: %@, return %.2f", e.seed, e.success ? "success" : (e.fell ? "fell" : "no success"), e.totalReturn)
+                if let t = e.timeToSuccess { line += String(format: ", reached at %.2f s", t) } else if let d = e.finalDistance { line += String(format: ", final distance %.3f m", d) }
+                if let v = e.meanForwardSpeed { line += String(format: ", mean forward speed %.3f m/s", v) }
+                if e.safetyViolations > 0 { line += ", \(e.safetyViolations) unsafe steps" }
+                say(line)
             }
         }
         let successRate = evaluation.isEmpty ? Double.nan : Double(evaluation.filter(\.success).count) / Double(evaluation.count)
@@ -80,7 +86,9 @@ struct PETS: ParsableCommand {
             printJSON([
                 "episodes": evaluation.count, "success_rate": successRate,
                 "mean_return": evaluation.isEmpty ? Double.nan : evaluation.map(\.totalReturn).reduce(0, +) / Double(evaluation.count),
-                "falls": evaluation.filter(\.fell).count, "safety_violations": evaluation.map(\.safetyViolations).reduce(0, +),
+                "falls": evaluation.filter(\.fell).count, "returns": evaluation.map(\.totalReturn),
+                "mean_forward_speed": evaluation.compactMap(\.meanForwardSpeed).isEmpty ? Double.nan
+                    : evaluation.compactMap(\.meanForwardSpeed).reduce(0, +) / Double(evaluation.compactMap(\.meanForwardSpeed).count), "safety_violations": evaluation.map(\.safetyViolations).reduce(0, +),
                 "planning_ms_mean": timing.meanSeconds * 1000, "planning_ms_p95": timing.p95Seconds * 1000,
                 "data_episodes": history.last?.dataEpisodes ?? 0,
                 "curve": history.map { ["iteration": $0.iteration, "data_episodes": $0.dataEpisodes, "success": $0.success,
