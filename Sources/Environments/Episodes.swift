@@ -100,10 +100,14 @@ public func runEpisode<E: RobotEnvironment>(env: E, policy: any Policy, seed: UI
         let action = policy.act(obs, deterministic: deterministic)
         let acting = Date().timeIntervalSince(start)
         episode.actSeconds.append(acting)
-        let frame = recorder.map { _ in env.captureFrame(observation: obs) }
-        let command = recorder.map { _ in env.commands(for: action) }
-        let r = env.step(action)
-        try recorder?.record(episode: index, frame: episode.steps, state: frame!, effort: env.appliedTorques, command: command!, result: r)
+        let r: StepResult
+        if let recorder {
+            let frame = env.captureFrame(observation: obs), command = env.commands(for: action)
+            r = env.step(action)
+            try recorder.record(episode: index, frame: episode.steps, state: frame, effort: env.appliedTorques, command: command, result: r)
+        } else {
+            r = env.step(action)
+        }
         episode.steps += 1
         episode.totalReturn += r.reward
         episode.totalCost += r.cost

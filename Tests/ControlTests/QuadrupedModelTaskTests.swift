@@ -17,6 +17,13 @@ struct QuadrupedModelTaskTests {
                 joints.map(LogColumns.action).sorted())
     }
 
+    /// A quadruped environment and its model task on the default columns.
+    static func make(seed: UInt64, config: QuadrupedWalkConfig = QuadrupedWalkConfig()) throws -> (QuadrupedWalkEnv, QuadrupedWalkModelTask) {
+        let env = try QuadrupedWalkEnv(config: config, seed: seed)
+        let (s, a) = columns(env)
+        return (env, try QuadrupedWalkModelTask(task: env.task, stateNames: s, actionNames: a))
+    }
+
     /// One real step and the model task's verdict on it (with the environment's measured torques, or the PD estimate).
     struct Compared { var env: StepResult; var reward: Float; var cost: Float; var terminated: Bool; var estimatedReward: Float }
 
@@ -43,9 +50,7 @@ struct QuadrupedModelTaskTests {
     func matchesEnvironment() throws {
         var config = QuadrupedWalkConfig()
         config.pitchLimit = 0.12; config.rollLimit = 0.12; config.costMode = .magnitude  // violations happen under random actions
-        let env = try QuadrupedWalkEnv(config: config, seed: 7)
-        let (s, a) = Self.columns(env)
-        let task = try QuadrupedWalkModelTask(task: env.task, stateNames: s, actionNames: a)
+        let (env, task) = try Self.make(seed: 7, config: config)
         var rng = SeededRNG(seed: 3)
         var steps = 0, unsafe = 0, terminations = 0, earlyFalls = 0, estimateError = 0.0
         for episode in 0..<4 {
@@ -79,9 +84,7 @@ struct QuadrupedModelTaskTests {
 
     @Test("a quadruped on its back is a fall for both the environment and the model task")
     func fallAgrees() throws {
-        let env = try QuadrupedWalkEnv(seed: 1)
-        let (s, a) = Self.columns(env)
-        let task = try QuadrupedWalkModelTask(task: env.task, stateNames: s, actionNames: a)
+        let (env, task) = try Self.make(seed: 1)
         _ = env.reset(seed: 1)
         let stand = Array((0..<4).map { _ in env.config.standingPose }.joined())
         env.simulation.setState(basePose: Pose(position: Vec3(0, 0, 0.3), orientation: Quat(roll: Double.pi, pitch: 0, yaw: 0)), q: stand)
@@ -109,9 +112,8 @@ struct QuadrupedModelTaskTests {
 
     @Test("the learned-model planner scores a fall and the safety cost as the simulator planner does")
     func rolloutCostAddsSafety() throws {
-        let env = try QuadrupedWalkEnv(seed: 2)
-        let (s, a) = Self.columns(env)
-        let task = try QuadrupedWalkModelTask(task: env.task, stateNames: s, actionNames: a)
+        let (env, task) = try Self.make(seed: 2)
+        let s = task.stateNames
         // a state tilted beyond the limits: unsafe, and (upside down and low) a fall
         _ = env.reset(seed: 2)
         var state = try env.modelState(names: s, observation: env.observation())
