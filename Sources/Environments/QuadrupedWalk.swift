@@ -53,7 +53,7 @@ public struct QuadrupedWalkConfig: Codable, Sendable, Hashable {
 
 /// A full snapshot of a robot environment: physics plus task state.
 public struct RobotEnvSnapshot: Sendable {
-    public var physics: PhysicsSnapshot
+    public var physics: RobotSimulation.Snapshot
     public var rng: SeededRNG
     public var previousAction: [Double]
     public var stepCount: Int
