@@ -19,7 +19,7 @@ public protocol RobotEnvironment: Env {
 /// A full snapshot of a robot environment: physics, the environment's random stream and episode counters,
 /// and the task's own state.
 public struct RobotEnvSnapshot<TaskState: Sendable>: Sendable {
-    public var physics: PhysicsSnapshot
+    public var physics: RobotSimulation.Snapshot
     public var rng: SeededRNG
     public var stepCount: Int
     public var done: Bool
