@@ -52,8 +52,20 @@ struct Info: ParsableCommand {
                            if let r = j.range { d["lower"] = r.lowerBound; d["upper"] = r.upperBound }
                            if let l = j.limit { d["effort"] = l.effort; d["velocity"] = l.velocity }
                            return d
-                       }, "warnings": model.warnings])
+                       }, "warnings": model.warnings, "parameters": nominalParameters(model)])
         }
+    }
+}
+
+/// The robot's nominal physical parameters (`PhysicsParameters`, as built with default world settings) as a JSON
+/// object, or the reason they could not be read.
+func nominalParameters(_ model: RobotModel) -> Any {
+    do {
+        let sim = try RobotSimulation(model: model)
+        let data = try JSONEncoder().encode(sim.nominalParameters)
+        return try JSONSerialization.jsonObject(with: data)
+    } catch {
+        return "unavailable: \(error)"
     }
 }
 

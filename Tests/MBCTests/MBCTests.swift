@@ -44,6 +44,11 @@ struct MBCTests {
         let j = try lastJSON(r.stdout)
         #expect(j["dof"] as? Int == 12)
         #expect(abs((j["total_mass"] as? Double ?? 0) - 12.453) < 0.01)
+        // the nominal physical parameters: one body per simulated body, masses summing to the total
+        let p = j["parameters"] as? [String: Any]
+        let bodies = p?["bodies"] as? [[String: Any]] ?? []
+        #expect(bodies.count == 13 && (p?["joints"] as? [Any])?.count == 12)
+        #expect(abs(bodies.compactMap { $0["mass"] as? Double }.reduce(0, +) - 12.453) < 0.01)
     }
 
     @Test("mbc info on a malformed URDF names the file and line")
