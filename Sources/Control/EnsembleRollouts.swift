@@ -13,14 +13,16 @@ import Foundation
 /// evenly over the K elites and one planning iteration is one batched forward per step for all of them:
 /// a handful of large GEMMs (`EnsemblePropagator`), not thousands of small calls.
 ///
-/// A rollout that terminates (the task's `terminated`, a fall) adds `terminationPenalty` for every step
-/// left in the horizon and accumulates nothing after, as the simulator rollouts do.
+/// A step costs −reward + `safetyWeight` · safety cost, and a rollout that terminates (the task's
+/// `terminated`, a fall) adds `terminationPenalty` for every step left in the horizon and accumulates nothing
+/// after — exactly as the simulator rollouts (`SimulatorRollouts`) score candidates.
 public final class EnsembleRollouts: @unchecked Sendable {
     public let model: ProbabilisticEnsemble
     public let task: any ModelTask
     public let particles: Int
     public let propagation: PropagationMode
     public var terminationPenalty: Float
+    public var safetyWeight: Float
     let propagator: EnsemblePropagator
     var noise: NormalStream
     var rng: SeededRNG
@@ -32,7 +34,7 @@ public final class EnsembleRollouts: @unchecked Sendable {
     ///   - particles: P per candidate (PETS: 20); ignored (1) for `.expectation`.
     ///   - seed: seeds the particle noise and TS-1's re-assignments.
     public init(model: ProbabilisticEnsemble, task: any ModelTask, particles: Int = 20, propagation: PropagationMode = .tsInfinity,
-                maxCandidates: Int, terminationPenalty: Double = 0, seed: UInt64 = 0) throws {
+                maxCandidates: Int, terminationPenalty: Double = 0, safetyWeight: Double = 1, seed: UInt64 = 0) throws {
         guard task.stateNames == model.stateNames, task.actionNames == model.actionNames else {
             throw ModelTaskError("the task's columns do not match the model's")
         }
@@ -41,6 +43,7 @@ public final class EnsembleRollouts: @unchecked Sendable {
         self.propagation = propagation
         self.particles = propagation == .expectation ? 1 : particles
         self.terminationPenalty = Float(terminationPenalty)
+        self.safetyWeight = Float(safetyWeight)
         let K = model.eliteMembers.count
         let rows = maxCandidates * self.particles
         propagator = EnsemblePropagator(model: model, maxRowsPerMember: propagation == .expectation ? maxCandidates : (rows + K - 1) / K)
@@ -63,7 +66,12 @@ public final class EnsembleRollouts: @unchecked Sendable {
         for r in 0..<rows { for d in 0..<S { s[r * S + d] = s0[d] } }
         var next = s
         var a = [Float](repeating: 0, count: rows * A), modelA = [Float](repeating: 0, count: rows * M)
-        var stepCost = [Float](repeating: 0, count: rows), terminated = [UInt8](repeating: 0, count: rows)
+        // the previous step's clamped actions: the live task's at t = 0
+        let p0 = task.previousAction
+        var previous = [Float](repeating: 0, count: rows * A)
+        for r in 0..<rows { for d in 0..<A { previous[r * A + d] = p0[d] } }
+        var reward = [Float](repeating: 0, count: rows), safety = [Float](repeating: 0, count: rows)
+        var terminated = [UInt8](repeating: 0, count: rows)
         var total = [Float](repeating: 0, count: rows), done = [Bool](repeating: false, count: rows)
         // candidate of each row (particle order: row g is particle g % P of candidate g / P; padding → −1)
         let candidate: [Int] = (0..<rows).map { g in expectation ? g : (g < count * P ? g / P : -1) }
@@ -95,15 +103,20 @@ public final class EnsembleRollouts: @unchecked Sendable {
                         }
                     }
                 } }
-                next.withUnsafeBufferPointer { np in
-                    stepCost.withUnsafeMutableBufferPointer { cp in terminated.withUnsafeMutableBufferPointer { tp in
-                        task.stepCost(states: sp.baseAddress!, actions: ap.baseAddress!, next: np.baseAddress!, rows: rows,
-                                      cost: cp.baseAddress!, terminated: tp.baseAddress!)
+                next.withUnsafeBufferPointer { np in previous.withUnsafeBufferPointer { pp in
+                    reward.withUnsafeMutableBufferPointer { rp in safety.withUnsafeMutableBufferPointer { cp in
+                        terminated.withUnsafeMutableBufferPointer { tp in
+                            task.evaluate(states: sp.baseAddress!, actions: ap.baseAddress!, previousActions: pp.baseAddress!,
+                                          next: np.baseAddress!, rows: rows, reward: rp.baseAddress!, cost: cp.baseAddress!,
+                                          terminated: tp.baseAddress!)
+                        }
                     } }
-                }
+                } }
             } }
+            for g in 0..<rows * A { previous[g] = max(-1, min(1, a[g])) }
             for g in 0..<rows where !done[g] {
-                total[g] += stepCost[g].isNaN ? .infinity : stepCost[g]
+                let stepCost = -reward[g] + safetyWeight * safety[g]
+                total[g] += stepCost.isNaN ? .infinity : stepCost
                 var finite = true
                 for d in 0..<S where !next[g * S + d].isFinite { finite = false; break }
                 if terminated[g] != 0 || !finite {

@@ -3,10 +3,13 @@ import Datasets
 import Dynamics
 import Environments
 import Foundation
+import Physics
 import Robots
 
-/// A task's cost in closed form on model states, the "known reward function" of PETS (Chua et al. 2018,
-/// §4): a planner on a learned model predicts states and scores them with this, never with the simulator.
+/// A task's reward, safety cost and termination in closed form on model states, the "known reward function" of
+/// PETS (Chua et al. 2018, §4): a planner on a learned model predicts states and scores them with this, never
+/// with the simulator. Each implementation evaluates its environment task's own term functions
+/// (`ArmReachTask.reward`, `QuadrupedWalkTask.terms`, …) on quantities read from the predicted rows.
 ///
 /// Rows are (rows × S) model states in the ensemble's own columns (`stateNames`, physical units, `Float`),
 /// planner actions are normalized to [−1, 1] (rows × A, the environment's action order), and model actions
@@ -23,29 +26,35 @@ public protocol ModelTask: AnyObject {
     /// taken in `states` — the environment's own command mapping, evaluated in closed form.
     func modelActions(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>)
 
-    /// Writes each row's step cost (−reward, plus any weighted safety cost) for the transition
-    /// `states` → `next` under `actions` into `cost`, and sets `terminated[i] = 1` for a row whose
-    /// `next` state ends the episode (a fall), else 0.
-    func stepCost(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, next: UnsafePointer<Float>, rows: Int,
-                  cost: UnsafeMutablePointer<Float>, terminated: UnsafeMutablePointer<UInt8>)
+    /// Writes each row's reward and safety cost (≥ 0) for the transition `states` → `next` under `actions`
+    /// (the previous step's clamped actions in `previousActions`, rows × A), and sets `terminated[i] = 1` for a
+    /// row whose `next` state ends the episode (a fall), else 0.
+    func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                  next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                  terminated: UnsafeMutablePointer<UInt8>)
 
-    /// Reads what the plan depends on besides the state from the live environment (the arm's target),
-    /// before each plan.
-    func update(from env: any RobotEnvironment)
+    /// Reads what the plan depends on besides the state from the live task (the arm's target), before each plan.
+    func update()
+
+    /// The live task's previous clamped action (A values; zeros for tasks that do not use it), read at `update()`.
+    var previousAction: [Float] { get }
 }
 
 extension ModelTask {
-    /// The step cost of one transition (model columns, physical units; normalized action), by the same
-    /// formula the planner uses; NaN when the shapes do not match.
-    public func cost(state: [Double], action: [Double], next: [Double]) -> Double {
+    public func update() {}
+    public var previousAction: [Float] { Array(repeating: 0, count: actionDimension) }
+
+    /// The planning cost of one transition (model columns, physical units; normalized actions), by the same
+    /// formula the planner uses: −reward + `safetyWeight` · cost. NaN when the shapes do not match.
+    public func cost(state: [Double], action: [Double], next: [Double], previousAction: [Double]? = nil, safetyWeight: Double = 0) -> Double {
         guard state.count == stateNames.count, next.count == stateNames.count, action.count == actionDimension else { return .nan }
         let s = state.map(Float.init), n = next.map(Float.init), a = action.map(Float.init)
-        var c: Float = 0
+        let p = previousAction.map { $0.map(Float.init) } ?? self.previousAction
+        guard p.count == actionDimension else { return .nan }
+        var r: Float = 0, c: Float = 0
         var t: UInt8 = 0
-        s.withUnsafeBufferPointer { sp in n.withUnsafeBufferPointer { np in a.withUnsafeBufferPointer { ap in
-            stepCost(states: sp.baseAddress!, actions: ap.baseAddress!, next: np.baseAddress!, rows: 1, cost: &c, terminated: &t)
-        } } }
-        return Double(c)
+        evaluate(states: s, actions: a, previousActions: p, next: n, rows: 1, reward: &r, cost: &c, terminated: &t)
+        return Double(-r + Float(safetyWeight) * c)
     }
 }
 
@@ -106,14 +115,15 @@ func indices(of names: [String], in columns: [String], what: String) throws -> [
 
 // MARK: - Arm reaching
 
-/// `arm-reach` on model states: cost = ‖ee(q′) − target‖ + w_c Σ a², the negative of `ArmReachEnv`'s
-/// reward, with the end effector from exact forward kinematics of the predicted joint positions (the robot's
-/// geometry is known; only its dynamics are learned). Model actions reproduce the environment's commands:
-/// torque mode τ = torqueScale · effort · a (+ the gravity-holding torque g(q) when enabled), position
-/// mode q_target = clamp(home + a · half range).
+/// `arm-reach` on model states: `ArmReachTask.reward` with the end effector from exact forward kinematics
+/// of the predicted joint positions (the robot's geometry is known; only its dynamics are learned). Model
+/// actions reproduce the task's commands (`ArmReachTask.torque` + the gravity-holding torque g(q) when
+/// enabled, or `ArmReachTask.positionTarget`).
 public final class ArmReachModelTask: ModelTask {
     public let stateNames: [String], actionNames: [String]
     public let actionDimension: Int
+    /// The live task (its target is read at `update()`).
+    public let task: ArmReachTask
     let config: ArmReachConfig
     let kinematics: BatchKinematics
     /// Model state index of each DOF's position; model action column of each DOF.
@@ -125,28 +135,34 @@ public final class ArmReachModelTask: ModelTask {
     private var qScratch: [Double] = [], eeScratch: [Double] = [], gScratch: [Double] = []
 
     /// - Throws: `ModelTaskError` when the model lacks a joint position or action column of the arm.
-    public init(env: ArmReachEnv, stateNames: [String], actionNames: [String]) throws {
+    public init(task: ArmReachTask, stateNames: [String], actionNames: [String]) throws {
         self.stateNames = stateNames; self.actionNames = actionNames
-        config = env.config
-        let model = env.simulation.model
+        self.task = task
+        config = task.config
+        let model = task.simulation.model
         let joints = model.jointNames
         actionDimension = joints.count
-        kinematics = try BatchKinematics(model: model, base: env.simulation.basePoseAtBuild, endEffector: config.endEffector,
-                                         gravity: env.simulation.world.settings.gravity)
+        kinematics = try BatchKinematics(model: model, base: task.simulation.basePoseAtBuild, endEffector: config.endEffector,
+                                         gravity: task.simulation.world.settings.gravity)
         qIndex = try indices(of: joints.map(LogColumns.jointPosition), in: stateNames, what: "state")
         let cols = try indices(of: joints.map(LogColumns.action), in: actionNames, what: "action")
         guard actionNames.count == joints.count else {
             throw ModelTaskError("the model has \(actionNames.count) action columns, the arm \(joints.count) joints")
         }
         actionColumnOfDOF = cols
-        efforts = model.actuatedJoints.map { Float(model.joints[$0].limit?.effort ?? 0) }
+        efforts = task.efforts.map(Float.init)
         home = config.homePose.map(Float.init)
-        let ranges = model.actuatedJoints.map { model.joints[$0].range ?? (-Double.pi...Double.pi) }
-        low = ranges.map { Float($0.lowerBound) }; high = ranges.map { Float($0.upperBound) }
+        low = task.ranges.map { Float($0.lowerBound) }; high = task.ranges.map { Float($0.upperBound) }
+        update()
     }
 
-    public func update(from env: any RobotEnvironment) {
-        if let arm = env as? ArmReachEnv { target = (Float(arm.target.x), Float(arm.target.y), Float(arm.target.z)) }
+    /// The model task of `env`'s arm-reach task.
+    public convenience init(env: ArmReachEnv, stateNames: [String], actionNames: [String]) throws {
+        try self.init(task: env.task, stateNames: stateNames, actionNames: actionNames)
+    }
+
+    public func update() {
+        target = (Float(task.target.x), Float(task.target.y), Float(task.target.z))
     }
 
     private func ensureScratch(_ rows: Int) {
@@ -170,7 +186,7 @@ public final class ArmReachModelTask: ModelTask {
             for r in 0..<rows {
                 for i in 0..<n {
                     let a = max(-1, min(1, actions[r * n + i]))
-                    var tau = scale * a * efforts[i]
+                    var tau = ArmReachTask.torque(action: a, effort: efforts[i], torqueScale: scale)
                     if config.gravityCompensation { tau += Float(gScratch[r * n + i]) }
                     out[r * M + actionColumnOfDOF[i]] = tau
                 }
@@ -179,14 +195,15 @@ public final class ArmReachModelTask: ModelTask {
             for r in 0..<rows {
                 for i in 0..<n {
                     let a = max(-1, min(1, actions[r * n + i]))
-                    out[r * M + actionColumnOfDOF[i]] = min(max(home[i] + a * 0.5 * (high[i] - low[i]), low[i]), high[i])
+                    out[r * M + actionColumnOfDOF[i]] = ArmReachTask.positionTarget(home: home[i], action: a, low: low[i], high: high[i])
                 }
             }
         }
     }
 
-    public func stepCost(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, next: UnsafePointer<Float>, rows: Int,
-                         cost: UnsafeMutablePointer<Float>, terminated: UnsafeMutablePointer<UInt8>) {
+    public func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                         next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                         terminated: UnsafeMutablePointer<UInt8>) {
         let n = qIndex.count, S = stateNames.count
         ensureScratch(rows)
         for r in 0..<rows { for i in 0..<n { qScratch[r * n + i] = Double(next[r * S + qIndex[i]]) } }
@@ -196,12 +213,110 @@ public final class ArmReachModelTask: ModelTask {
         let w = Float(config.controlCostWeight)
         for r in 0..<rows {
             let dx = Float(eeScratch[3 * r]) - target.0, dy = Float(eeScratch[3 * r + 1]) - target.1, dz = Float(eeScratch[3 * r + 2]) - target.2
-            var c = (dx * dx + dy * dy + dz * dz).squareRoot()
             var aa: Float = 0
             for i in 0..<n { let a = actions[r * n + i]; aa += a * a }
-            c += w * aa
-            cost[r] = c
+            reward[r] = ArmReachTask.reward(distance: (dx * dx + dy * dy + dz * dz).squareRoot(), actionSquaredNorm: aa, controlCostWeight: w)
+            cost[r] = 0
             terminated[r] = 0
+        }
+    }
+}
+
+// MARK: - Quadruped walking
+
+/// `quadruped-walk` on model states: `QuadrupedWalkTask.terms` (reward, the Ha et al. 2020 pitch/roll safety
+/// cost, the fall) evaluated on the predicted base state (`base.*`: pose, linear and angular velocity, world
+/// frame) and joint velocities, so learned-model MPC and MBPO score predicted states by the environment's
+/// own rule. Two quantities are not in a model state and come from closed forms instead:
+/// - ground contact of the trunk, hips and thighs: `QuadrupedWalkTask.fallLinkTouchesGround` (their collision
+///   shapes posed by forward kinematics of the predicted base pose and joints, reaching z = 0), where the
+///   environment reads the simulator's contacts (see `QuadrupedWalkTask` for where the two differ);
+/// - the joint torques of the step: the PD law the servos run, τ = clamp(kp (target − q) − kd q̇, ±effort),
+///   averaged between the state before and after the step (the environment measures the mean over its
+///   substeps; the difference is bounded in the tests);
+/// Model actions are the joint targets `QuadrupedWalkTask.jointTarget`.
+public final class QuadrupedWalkModelTask: ModelTask {
+    public let stateNames: [String], actionNames: [String]
+    public let actionDimension = 12
+    /// The live task (its previous action is read at `update()`).
+    public let task: QuadrupedWalkTask
+    let config: QuadrupedWalkConfig
+    let model: RobotModel
+    let qIndex: [Int], qdIndex: [Int], actionColumnOfDOF: [Int]
+    /// Model state indices of base position (3), orientation w x y z (4), linear (3) and angular (3) velocity.
+    let baseIndex: [Int]
+    let standing: [Double], efforts: [Double]
+    public private(set) var previousAction: [Float] = Array(repeating: 0, count: 12)
+    /// When set (rows × 12, N·m), used as the step's torques instead of the PD estimate (tests compare the
+    /// terms with the environment's on its measured torques).
+    public var measuredTorques: UnsafePointer<Float>?
+
+    /// - Throws: `ModelTaskError` when the model lacks a joint, base or action column of the quadruped.
+    public init(task: QuadrupedWalkTask, stateNames: [String], actionNames: [String]) throws {
+        self.stateNames = stateNames; self.actionNames = actionNames
+        self.task = task
+        config = task.config
+        let model = task.simulation.model
+        self.model = model
+        let joints = model.jointNames
+        qIndex = try indices(of: joints.map(LogColumns.jointPosition), in: stateNames, what: "state")
+        qdIndex = try indices(of: joints.map(LogColumns.jointVelocity), in: stateNames, what: "state")
+        baseIndex = try indices(of: LogColumns.basePosition + LogColumns.baseOrientation + LogColumns.baseLinearVelocity
+                                + LogColumns.baseAngularVelocity, in: stateNames, what: "state")
+        guard actionNames.count == joints.count else {
+            throw ModelTaskError("the model has \(actionNames.count) action columns, the quadruped \(joints.count) joints")
+        }
+        actionColumnOfDOF = try indices(of: joints.map(LogColumns.action), in: actionNames, what: "action")
+        standing = task.standing
+        efforts = model.actuatedJoints.map { model.joints[$0].limit?.effort ?? .infinity }
+        update()
+    }
+
+    public func update() { previousAction = task.previousAction.map(Float.init) }
+
+    public func modelActions(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        let M = actionNames.count
+        for r in 0..<rows {
+            for i in 0..<12 {
+                out[r * M + actionColumnOfDOF[i]] = Float(QuadrupedWalkTask.jointTarget(standing: standing[i], action: Double(actions[r * 12 + i]),
+                                                                                         actionScale: config.actionScale))
+            }
+        }
+    }
+
+    /// PD torque of joint i at (q, q̇) towards `target`, clamped to the effort limit.
+    @inline(__always) func servoTorque(_ i: Int, target: Double, q: Double, qd: Double) -> Double {
+        max(-efforts[i], min(efforts[i], config.kp * (target - q) - config.kd * qd))
+    }
+
+    public func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                         next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                         terminated: UnsafeMutablePointer<UInt8>) {
+        let S = stateNames.count
+        var q = [Double](repeating: 0, count: 12), torque = [Double](repeating: 0, count: 12)
+        var frames: [Pose] = []
+        for r in 0..<rows {
+            let s = states + r * S, n = next + r * S, a = actions + r * 12, p = previousActions + r * 12
+            func base(_ k: Int) -> Double { Double(n[baseIndex[k]]) }
+            let orientation = Quat(w: base(3), x: base(4), y: base(5), z: base(6))
+            for i in 0..<12 {
+                q[i] = Double(n[qIndex[i]])
+                if let measured = measuredTorques {
+                    torque[i] = Double(measured[r * 12 + i])
+                } else {
+                    let target = QuadrupedWalkTask.jointTarget(standing: standing[i], action: Double(a[i]), actionScale: config.actionScale)
+                    torque[i] = 0.5 * (servoTorque(i, target: target, q: Double(s[qIndex[i]]), qd: Double(s[qdIndex[i]]))
+                                       + servoTorque(i, target: target, q: q[i], qd: Double(n[qdIndex[i]])))
+                }
+            }
+            let touches = task.fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation.normalized), q: q, frames: &frames)
+            let t = QuadrupedWalkTask.terms(config: config, orientation: orientation.normalized, height: base(2),
+                                            linearVelocity: Vec3(base(7), base(8), base(9)), angularVelocity: Vec3(base(10), base(11), base(12)),
+                                            joints: 12, torque: { torque[$0] }, jointVelocity: { Double(n[self.qdIndex[$0]]) },
+                                            action: { Double(a[$0]) }, previousAction: { Double(p[$0]) }, fallLinkTouchesGround: touches)
+            reward[r] = Float(t.reward)
+            cost[r] = Float(t.cost)
+            terminated[r] = t.fell ? 1 : 0
         }
     }
 }
@@ -209,8 +324,8 @@ public final class ArmReachModelTask: ModelTask {
 // MARK: - Joint regulation (any fixed-base robot)
 
 /// Drive every joint of a robot to a target configuration (`GenericRobotEnv`, torque control normalized
-/// by effort limits): cost = Σ_j wrap(q′_j − q*_j)² + w_v Σ q̇′² + w_c Σ a². Angles are wrapped to (−π, π]
-/// so a continuous joint is at its target however many turns it made. Used by the pendulum tests of PETS.
+/// by effort limits): reward = −(Σ_j wrap(q′_j − q*_j)² + w_v Σ q̇′² + w_c Σ a²). Angles are wrapped to
+/// (−π, π] so a continuous joint is at its target however many turns it made. Used by the pendulum tests of PETS.
 public final class JointRegulationTask: ModelTask {
     public let stateNames: [String], actionNames: [String]
     public let actionDimension: Int
@@ -237,15 +352,14 @@ public final class JointRegulationTask: ModelTask {
         self.successTolerance = Float(successTolerance)
     }
 
-    public func update(from env: any RobotEnvironment) {}
-
     public func modelActions(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         let n = qIndex.count, M = actionNames.count
         for r in 0..<rows { for i in 0..<n { out[r * M + actionColumnOfDOF[i]] = max(-1, min(1, actions[r * n + i])) * efforts[i] } }
     }
 
-    public func stepCost(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, next: UnsafePointer<Float>, rows: Int,
-                         cost: UnsafeMutablePointer<Float>, terminated: UnsafeMutablePointer<UInt8>) {
+    public func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                         next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                         terminated: UnsafeMutablePointer<UInt8>) {
         let n = qIndex.count, S = stateNames.count
         for r in 0..<rows {
             var c: Float = 0
@@ -253,23 +367,40 @@ public final class JointRegulationTask: ModelTask {
                 let e = wrappedToPi(next[r * S + qIndex[i]] - targets[i]), v = next[r * S + qdIndex[i]], a = actions[r * n + i]
                 c += e * e + velocityWeight * v * v + controlWeight * a * a
             }
-            cost[r] = c
+            reward[r] = -c
+            cost[r] = 0
             terminated[r] = 0
         }
-    }
-
-    /// Cost of a real transition, by the same formula (for the returns PETS reports).
-    public func cost(next q: [Double], velocities qd: [Double], action: [Double]) -> Double {
-        var c = 0.0
-        for i in 0..<q.count {
-            let e = Double(wrappedToPi(Float(q[i]) - targets[i]))
-            c += e * e + Double(velocityWeight) * qd[i] * qd[i] + Double(controlWeight) * action[i] * action[i]
-        }
-        return c
     }
 
     /// Whether every joint is within `successTolerance` of its target.
     public func reached(_ q: [Double]) -> Bool {
         (0..<q.count).allSatisfy { abs(wrappedToPi(Float(q[$0]) - targets[$0])) < successTolerance }
     }
+}
+
+// MARK: - Tasks that have a closed form
+
+/// An environment task with a closed-form model version (what `mpc --model`, PETS and MBPO plan and score with).
+public protocol ModelTaskProviding: RobotTask {
+    /// The task on a model's state and action columns.
+    /// - Throws: `ModelTaskError` naming a column the model lacks.
+    func modelTask(stateNames: [String], actionNames: [String]) throws -> any ModelTask
+    /// What a model trained on this task's logs must record about its data (e.g. the arm's control mode,
+    /// which decides what `action.<joint>` means).
+    var modelProvenance: [String: String] { get }
+}
+
+extension ArmReachTask: ModelTaskProviding {
+    public func modelTask(stateNames: [String], actionNames: [String]) throws -> any ModelTask {
+        try ArmReachModelTask(task: self, stateNames: stateNames, actionNames: actionNames)
+    }
+    public var modelProvenance: [String: String] { ["env": EnvironmentKind.armReach.rawValue, "arm.controlMode": config.controlMode.rawValue] }
+}
+
+extension QuadrupedWalkTask: ModelTaskProviding {
+    public func modelTask(stateNames: [String], actionNames: [String]) throws -> any ModelTask {
+        try QuadrupedWalkModelTask(task: self, stateNames: stateNames, actionNames: actionNames)
+    }
+    public var modelProvenance: [String: String] { ["env": EnvironmentKind.quadrupedWalk.rawValue] }
 }

@@ -4,6 +4,7 @@ import Dynamics
 import Environments
 import Foundation
 import Planning
+import Recording
 
 /// Settings of a PETS run (`mbc pets [--config configs/pets-arm.yaml]`); the defaults are the acceptance run
 /// and every one is written out in configs/pets-arm.yaml.
@@ -13,13 +14,15 @@ import Planning
 /// weights, as mbrl-lib does), run one MPC episode on the learned model (CEM over TS-∞ particles), and
 /// append that episode to the data.
 public struct PETSConfig: Codable, Sendable {
-    /// Environment: `arm-reach` (the arm's own settings in `arm`).
+    /// Environment: `arm-reach` (its settings in `arm`) or `quadruped-walk` (its settings in `quadruped`).
     public var env: String = "arm-reach"
     /// Settings of the arm-reach environment (control mode, gains, episode length …); position control
     /// (PD targets, a joint-impedance arm driven from a planner) by default.
     public var arm: ArmReachConfig = {
         var c = ArmReachConfig(); c.controlMode = .position; return c
     }()
+    /// Settings of the quadruped-walk environment.
+    public var quadruped = QuadrupedWalkConfig()
     /// Output directory: data/episode-NNNN.csv (log format), model.safetensors, metrics.csv, TensorBoard
     /// events and state.json — everything needed to resume.
     public var output: String = "out/pets-arm"
@@ -33,6 +36,10 @@ public struct PETSConfig: Codable, Sendable {
     /// Particles per candidate and propagation (PETS: 20, TS-∞; 10 here, two per elite, half the cost).
     public var particles: Int = 10
     public var propagation: PropagationMode = .tsInfinity
+    /// Planning cost per remaining horizon step after a predicted fall, and weight of the safety cost (as
+    /// in `mpc`; the arm has neither).
+    public var terminationPenalty: Double = 0
+    public var safetyWeight: Double = 1
     /// The ensemble (PETS: 5 members, all elites, 4 × 200 SiLU; batch 32 per member as mbrl-lib's PETS).
     public var dynamics: EnsembleConfig = {
         var c = EnsembleConfig(); c.members = 5; c.elites = 5; c.batchSize = 32; return c
@@ -91,6 +98,7 @@ public final class PETSRunner<E: RobotEnvironment> {
     public let config: PETSConfig
     public let env: E
     let makeTask: (_ stateNames: [String], _ actionNames: [String]) throws -> any ModelTask
+    let taskProvenance: [String: String]
     let directory: URL
     var dataDirectory: URL { directory.appendingPathComponent("data") }
     var modelURL: URL { directory.appendingPathComponent("model.safetensors") }
@@ -100,17 +108,27 @@ public final class PETSRunner<E: RobotEnvironment> {
     public var onStep: ((Int, Int, StepResult, Double) -> Void)?
     public var onFitEpoch: ((EpochReport) -> Void)?
 
-    /// - Parameter makeTask: builds the task on the model's state and action columns (the log format's
-    ///   default transition columns of this environment: joint positions and velocities, `action.*`).
-    public init(config: PETSConfig, env: E, makeTask: @escaping (_ stateNames: [String], _ actionNames: [String]) throws -> any ModelTask) {
-        self.config = config; self.env = env; self.makeTask = makeTask
+    /// - Parameters:
+    ///   - makeTask: builds the task on the model's state and action columns (the log format's default
+    ///     transition columns of this environment: joint positions and velocities, the base state of a
+    ///     floating base, `action.*`).
+    ///   - provenance: what the model's data are, saved with the model (`ModelTaskProviding.modelProvenance`).
+    public init(config: PETSConfig, env: E, provenance: [String: String] = [:],
+                makeTask: @escaping (_ stateNames: [String], _ actionNames: [String]) throws -> any ModelTask) {
+        self.config = config; self.env = env; self.makeTask = makeTask; taskProvenance = provenance
         directory = URL(fileURLWithPath: config.output)
     }
 
-    /// What the model's data are: the environment and, for the arm, its control mode (saved with the model).
+    /// PETS on a task with a closed form (its own model task and provenance).
+    public convenience init<T: ModelTaskProviding>(config: PETSConfig, env: E) where E == RobotEnv<T> {
+        let task = env.task
+        self.init(config: config, env: env, provenance: task.modelProvenance) { try task.modelTask(stateNames: $0, actionNames: $1) }
+    }
+
+    /// What the model's data are (saved with the model).
     var provenance: [String: String] {
         var p = ["env": config.env, "source": "mbc pets"]
-        if let arm = env as? ArmReachEnv { p["arm.controlMode"] = arm.config.controlMode.rawValue }
+        for (k, v) in taskProvenance { p[k] = v }
         return p
     }
 
@@ -135,19 +153,20 @@ public final class PETSRunner<E: RobotEnvironment> {
         }
         try fm.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let metrics = try MetricsWriter(directory: directory, runName: "metrics", resumeAfter: state.iterationsDone)
-        var rng = SeededRNG(seed: config.seed)
+        let randomActions = StreamPolicy(actionDimension: env.actionSpace.dimension, seed: config.seed)
         var model: ProbabilisticEnsemble? = fm.fileExists(atPath: modelURL.path) && state.iterationsDone >= 1
             ? try ProbabilisticEnsemble.load(from: modelURL) : nil
 
         // iteration 0: random episodes
         if state.iterationsDone < 0 {
-            var last: (ret: Double, success: Bool, distance: Double?, taskReturn: Double) = (0, false, nil, 0)
+            var last = EpisodeResult(seed: config.seed)
             for e in 0..<config.randomEpisodes {
-                last = try randomEpisode(index: e, seed: config.seed &+ UInt64(e), rng: &rng)
+                last = try randomEpisode(index: e, seed: config.seed &+ UInt64(e), policy: randomActions)
             }
             let data = try loadData()
             let it = PETSIteration(iteration: 0, dataEpisodes: config.randomEpisodes, transitions: data.count,
-                                   episodeReturn: last.ret, success: last.success, taskReturn: last.taskReturn, finalDistance: last.distance,
+                                   episodeReturn: last.totalReturn, success: last.success, taskReturn: last.taskReturn ?? 0,
+                                   finalDistance: last.finalDistance,
                                    timeToSuccess: nil, fitEpochs: 0, holdoutMSE: .nan, fitSeconds: 0, planningMean: 0, planningP95: 0)
             state = PETSState(iterationsDone: 0, history: [it])
             try record(it, state: state, metrics: metrics)
@@ -168,7 +187,7 @@ public final class PETSRunner<E: RobotEnvironment> {
             let episode = try mpcEpisodes(model: model!, episodes: 1, seed: config.seed &+ UInt64(config.randomEpisodes + i - 1),
                                           recordIndex: config.randomEpisodes + i - 1, stopOnSuccess: false, progress: { [onStep] _, step, r, p in onStep?(i, step, r, p) })[0]
             let elites = model!.eliteMembers.map { model!.lastHoldoutMSE[$0] }
-            let timing = PlanningTimeStatistics(durations: episode.planningSeconds)
+            let timing = PlanningTimeStatistics(durations: episode.actSeconds)
             let it = PETSIteration(iteration: i, dataEpisodes: config.randomEpisodes + i, transitions: data.count + max(episode.steps - 1, 0),
                                    episodeReturn: episode.totalReturn, success: episode.success, taskReturn: episode.taskReturn,
                                    finalDistance: episode.finalDistance, timeToSuccess: episode.timeToSuccess,
@@ -184,7 +203,7 @@ public final class PETSRunner<E: RobotEnvironment> {
 
     /// Evaluates the final model: `evaluationEpisodes` MPC episodes on new seeds, each ended at its first
     /// success. Nothing is recorded into the training data.
-    public func evaluate(progress: ((Int, Int, StepResult, Double) -> Void)? = nil) throws -> [MPCEpisode] {
+    public func evaluate(progress: ((Int, Int, StepResult, Double) -> Void)? = nil) throws -> [EpisodeResult] {
         let model = try ProbabilisticEnsemble.load(from: modelURL)
         return try mpcEpisodes(model: model, episodes: config.evaluationEpisodes, seed: config.evaluationSeed, recordIndex: nil,
                                stopOnSuccess: true, progress: progress)
@@ -201,40 +220,34 @@ public final class PETSRunner<E: RobotEnvironment> {
         return try TransitionSpec().resolve(in: LogTable(columns: columns, values: columns.map { _ in [] }))
     }
 
-    private func randomEpisode(index: Int, seed: UInt64, rng: inout SeededRNG) throws -> (Double, Bool, Double?, Double) {
+    private func randomEpisode(index: Int, seed: UInt64, policy: any Policy) throws -> EpisodeResult {
         let recorder = try RolloutRecorder(url: episodeURL(index), env: env)
         let (stateNames, actionNames) = try modelColumns()
         let task = try makeTask(stateNames, actionNames)
-        var obs = env.reset(seed: seed)
-        task.update(from: env)
-        var ret = 0.0, success = false, distance: Double?, taskReturn = 0.0
-        let limit = config.maxSteps > 0 ? config.maxSteps : Int.max
-        var step = 0
-        while step < limit {
-            let action = (0..<env.actionSpace.dimension).map { _ in rng.uniform(-1, 1) }
-            let frame = RolloutRecorder.capture(env, observation: obs)
-            let command = env.commands(for: action)
-            let before = try env.modelState(names: stateNames, observation: obs)
-            let r = env.step(action)
-            try recorder.append(episode: index, frame: step, state: frame, effort: env.appliedTorques, command: command, result: r)
-            taskReturn -= task.cost(state: before, action: action, next: try env.modelState(names: stateNames, observation: r.observation))
-            ret += r.reward
-            if r.info["success"] == 1 { success = true }
-            distance = r.info["distance"] ?? distance
-            step += 1
-            obs = r.observation
-            if r.done { break }
-        }
+        var before: [Double] = [], previous: [Double] = []
+        let episode = try runEpisode(env: env, policy: policy, seed: seed, index: index,
+                                     maxSteps: config.maxSteps > 0 ? config.maxSteps : .max, recorder: recorder,
+                                     beforeAct: { env, obs in
+                                         task.update()
+                                         previous = task.previousAction.map(Double.init)
+                                         before = (try? env.modelState(names: stateNames, observation: obs)) ?? []
+                                     },
+                                     onStep: { step in
+                                         guard let next = try? self.env.modelState(names: stateNames, observation: step.result.observation) else { return .nan }
+                                         return task.cost(state: before, action: step.action, next: next, previousAction: previous,
+                                                          safetyWeight: self.config.safetyWeight)
+                                     })
         try recorder.close()
-        return (ret, success, distance, taskReturn)
+        return episode
     }
 
     private func mpcEpisodes(model: ProbabilisticEnsemble, episodes: Int, seed: UInt64, recordIndex: Int?, stopOnSuccess: Bool,
-                             progress: ((Int, Int, StepResult, Double) -> Void)?) throws -> [MPCEpisode] {
+                             progress: ((Int, Int, StepResult, Double) -> Void)?) throws -> [EpisodeResult] {
         let task = try makeTask(model.stateNames, model.actionNames)
         _ = try env.modelState(names: model.stateNames, observation: Array(repeating: 0, count: env.observationSpace.dimension))  // every state column readable
         let rollouts = try EnsembleRollouts(model: model, task: task, particles: config.particles, propagation: config.propagation,
-                                            maxCandidates: config.planner.maximumPopulation, seed: seed)
+                                            maxCandidates: config.planner.maximumPopulation, terminationPenalty: config.terminationPenalty,
+                                            safetyWeight: config.safetyWeight, seed: seed)
         var mpc = SimulatorMPCConfig()
         mpc.episodes = episodes; mpc.seed = seed; mpc.maxSteps = config.maxSteps; mpc.planner = config.planner
         mpc.stopOnSuccess = stopOnSuccess
@@ -285,4 +298,14 @@ extension TransitionDataset {
         states += other.states; actions += other.actions; nextStates += other.nextStates
         episodes += other.episodes; rows += other.rows
     }
+}
+
+/// Uniform random actions from one stream that episode resets do not re-seed (PETS' random data: one stream
+/// per run, from the run's seed).
+final class StreamPolicy: Policy {
+    private var rng: SeededRNG
+    private let dimension: Int
+    init(actionDimension: Int, seed: UInt64) { dimension = actionDimension; rng = SeededRNG(seed: seed) }
+    func reset(seed: UInt64) {}
+    func act(_ observation: [Double], deterministic: Bool) -> [Double] { (0..<dimension).map { _ in rng.uniform(-1, 1) } }
 }

@@ -23,10 +23,11 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
     }
 
     /// Costs of `count` sequences (count × horizon × A, normalized actions) from `snapshot`.
-    public func costs(from snapshot: RobotEnvSnapshot, population: [Double], count: Int, horizon: Int) -> [Double] {
+    public func costs(from snapshot: E.Snapshot, population: [Double], count: Int, horizon: Int) -> [Double] {
         let A = workers[0].actionSpace.dimension
         var out = [Double](repeating: .infinity, count: count)
         let w = workers.count
+        let start = UncheckedSendable(snapshot)
         out.withUnsafeMutableBufferPointer { buffer in
             let box = UncheckedSendable(buffer)
             DispatchQueue.concurrentPerform(iterations: w) { k in
@@ -34,7 +35,7 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
                 var c = k
                 var action = [Double](repeating: 0, count: A)
                 while c < count {
-                    env.restore(snapshot)
+                    env.restore(start.value)
                     var cost = 0.0
                     for t in 0..<horizon {
                         let base = (c * horizon + t) * A
@@ -125,7 +126,7 @@ public struct MPCModel<E: RobotEnvironment> {
 
     /// The simulator itself: a snapshot of the controlled environment restored into each worker.
     public static func simulator(_ rollouts: SimulatorRollouts<E>) -> MPCModel<E> {
-        let box = SnapshotBox()
+        let box = SnapshotBox<E.Snapshot>()
         return MPCModel(prepare: { env, _ in box.snapshot = env.snapshot() },
                         rollout: { _, population, count in
                             // the controller expands action-repeated plans: infer the control-step horizon
@@ -138,7 +139,8 @@ public struct MPCModel<E: RobotEnvironment> {
     public static func ensemble(_ rollouts: EnsembleRollouts) -> MPCModel<E> {
         let box = StateBox()
         return MPCModel(prepare: { env, obs in
-                            rollouts.task.update(from: env)
+                            rollouts.task.update()
+                            box.previousAction = rollouts.task.previousAction.map(Double.init)
                             box.state = (try? env.modelState(names: rollouts.model.stateNames, observation: obs)) ?? []
                         },
                         rollout: { _, population, count in
@@ -148,67 +150,31 @@ public struct MPCModel<E: RobotEnvironment> {
                         },
                         score: { env, action, obs in
                             guard let after = try? env.modelState(names: rollouts.model.stateNames, observation: obs) else { return .nan }
-                            return rollouts.task.cost(state: box.state, action: action, next: after)
+                            return rollouts.task.cost(state: box.state, action: action, next: after, previousAction: box.previousAction,
+                                                      safetyWeight: Double(rollouts.safetyWeight))
                         })
     }
 }
 
-final class SnapshotBox { var snapshot: RobotEnvSnapshot? }
-final class StateBox { var state: [Double] = [] }
+final class SnapshotBox<S> { var snapshot: S? }
+final class StateBox { var state: [Double] = []; var previousAction: [Double] = [] }
 
-/// Runs MPC with the simulator as the model (see ``runMPC(env:model:config:recorder:episodeIndexOffset:progress:)``).
-public func runSimulatorMPC<E: RobotEnvironment>(env: E, rollouts: SimulatorRollouts<E>, config: SimulatorMPCConfig,
-                                                 progress: ((Int, Int, StepResult, Double) -> Void)? = nil) -> [MPCEpisode] {
-    (try? runMPC(env: env, model: .simulator(rollouts), config: config, progress: progress)) ?? []
-}
-
-/// Runs receding-horizon MPC on `env` (a fresh reset with seed `config.seed + i` per episode) and reports
-/// each episode; `recorder` (optional) logs every step in the log format with episode index
-/// `episodeIndexOffset + i`. `progress` is called after every control step with (episode, step, the
-/// step's result, planning seconds).
-public func runMPC<E: RobotEnvironment>(env: E, model: MPCModel<E>, config: SimulatorMPCConfig, recorder: RolloutRecorder? = nil,
+/// Runs receding-horizon MPC on `env` through the episode loop (a fresh reset with seed `config.seed + i` per
+/// episode) and reports each episode (`actSeconds` is the planning time per step); `recorder` (optional) logs
+/// every step with episode index `episodeIndexOffset + i`. `progress` is called after every control step
+/// with (episode, step, the step's result, planning seconds).
+public func runMPC<E: RobotEnvironment>(env: E, model: MPCModel<E>, config: SimulatorMPCConfig, recorder: (any StepRecorder)? = nil,
                                         episodeIndexOffset: Int = 0,
-                                        progress: ((Int, Int, StepResult, Double) -> Void)? = nil) throws -> [MPCEpisode] {
-    var episodes: [MPCEpisode] = []
+                                        progress: ((Int, Int, StepResult, Double) -> Void)? = nil) throws -> [EpisodeResult] {
     let controller = MPCController(configuration: config.planner, actionBounds: env.actionSpace, seed: config.seed,
                                    rollout: model.rollout)
-    for i in 0..<config.episodes {
-        let seed = config.seed &+ UInt64(i)
-        var obs = env.reset(seed: seed)
-        controller.reset(seed: seed)
-        var result = MPCEpisode(seed: seed, steps: 0, totalReturn: 0, success: false, timeToSuccess: nil, fell: false,
-                                safetyViolations: 0, meanForwardSpeed: nil, planningSeconds: [])
-        var speed = 0.0
-        let limit = config.maxSteps > 0 ? config.maxSteps : Int.max
-        while result.steps < limit {
-            model.prepare(env, obs)
-            let start = Date()
-            let action = controller.act(obs, deterministic: true)
-            let planning = Date().timeIntervalSince(start)
-            result.planningSeconds.append(planning)
-            let frame = RolloutRecorder.capture(env, observation: obs)
-            let command = env.commands(for: action)
-            let r = env.step(action)
-            try recorder?.append(episode: episodeIndexOffset + i, frame: result.steps, state: frame, effort: env.appliedTorques,
-                                 command: command, result: r)
-            result.steps += 1
-            result.totalReturn += r.reward
-            if let score = model.score { result.taskReturn = (result.taskReturn ?? 0) - score(env, action, r.observation) }
-            if r.cost > 0 { result.safetyViolations += 1 }
-            if let v = r.info["forward_velocity"] { speed += v }
-            if let d = r.info["distance"] { result.finalDistance = d }
-            if r.info["success"] == 1 && !result.success {
-                result.success = true
-                result.timeToSuccess = Double(result.steps) * env.controlTimeStep
-            }
-            progress?(i, result.steps, r, planning)
-            obs = r.observation
-            if r.terminated { result.fell = r.endReason == "fall"; break }
-            if r.truncated { break }
-            if result.success && config.stopOnSuccess { break }
-        }
-        if env is QuadrupedWalkEnv { result.meanForwardSpeed = speed / Double(max(result.steps, 1)) }
-        episodes.append(result)
-    }
-    return episodes
+    let summary = try runEpisodes(env: env, policy: controller, episodes: config.episodes, seed: config.seed,
+                                  maxStepsPerEpisode: config.maxSteps > 0 ? config.maxSteps : .max, stopOnSuccess: config.stopOnSuccess,
+                                  deterministic: true, indexOffset: episodeIndexOffset, recorder: recorder,
+                                  beforeAct: { env, obs in model.prepare(env, obs) },
+                                  onStep: { step in
+                                      progress?(step.episode - episodeIndexOffset, step.step, step.result, step.actSeconds)
+                                      return model.score.map { $0(env, step.action, step.result.observation) }
+                                  })
+    return summary.episodes
 }

@@ -42,29 +42,39 @@ public struct ArmReachConfig: Codable, Sendable, Hashable {
 
 /// Arm reaching (`arm-reach`): bring the end effector to a random target in the workspace.
 ///
-/// Observation (20): joint positions (7, rad), joint velocities (7, rad/s), end-effector position (3, m,
-/// world frame), target position (3, m, world frame).
-/// Action (7, in [-1, 1]): torque mode — τ = torqueScale · effort · a (+ gravity compensation); position
-/// mode — PD targets home + a · half range, clamped to the limits.
-/// Reward: −‖ee − target‖ − w_c · Σ a². `info["success"]` = 1 within `successRadius`; the episode is not
-/// terminated on success (Gymnasium's reacher convention), only truncated after `maxEpisodeSteps`.
-public final class ArmReachEnv: Env, @unchecked Sendable {
-    public typealias Snapshot = RobotEnvSnapshot
+/// Observation (2n + 6 for n joints; 20 for the 7-joint arm): joint positions (n, rad), joint velocities
+/// (n, rad/s), end-effector position (3, m, world frame), target position (3, m, world frame).
+///
+/// Action (n, in [-1, 1], clamped): `torque` mode — τ = torqueScale · effort · a (+ the gravity-holding
+/// torque g(q) when `gravityCompensation`); `position` mode — PD targets home + a · half range, clamped to
+/// the joint limits (`positionTarget`).
+///
+/// Terms (`reward(distance:actionSquaredNorm:controlCostWeight:)`, shared with the closed-form model task):
+///   − ‖ee − target‖                   distance of the end effector to the target, m
+///   − w_c · Σ a²                       control cost on the normalized action as given
+/// Safety cost: none (0). Termination: none (Gymnasium's reacher convention); truncated after
+/// `maxEpisodeSteps`. Success: an event, `info["success"]` = 1 on a step ending within `successRadius`.
+/// Task state: the target (world frame, m).
+public final class ArmReachTask: RobotTask, @unchecked Sendable {
+    public typealias State = Vec3
     public let config: ArmReachConfig
     public let simulation: RobotSimulation
-    public let observationSpace: BoxSpace
-    public let actionSpace: BoxSpace
-    public let controlTimeStep: Double
-    let substeps: Int
-    let efforts: [Double]
-    let ranges: [ClosedRange<Double>]
-    private var rng: SeededRNG
+    public let substeps: Int
+    public var observationDimension: Int { 2 * simulation.model.dof + 6 }
+    public var actionDimension: Int { simulation.model.dof }
+    public var maxEpisodeSteps: Int { config.maxEpisodeSteps }
+    /// Effort limit (N·m or N) and position range of each DOF.
+    public let efforts: [Double]
+    public let ranges: [ClosedRange<Double>]
+    /// Target position, world frame, m.
     public private(set) var target = Vec3.zero
-    private var stepCount = 0
-    private var done = false
-    private var lastTorques: [Double]
+    public var state: Vec3 {
+        get { target }
+        set { target = newValue }
+    }
 
-    public init(config: ArmReachConfig = ArmReachConfig(), seed: UInt64 = 0) throws {
+    /// - Throws: `URDFError` for a bad robot file, `SimulationError` if it cannot be built or does not fit the task.
+    public init(config: ArmReachConfig = ArmReachConfig()) throws {
         self.config = config
         let model = try RobotModel(contentsOf: resolveResource(config.robot))
         guard model.linkFrames[config.endEffector] != nil else {
@@ -80,19 +90,35 @@ public final class ArmReachEnv: Env, @unchecked Sendable {
             ? Array(repeating: .torque, count: model.dof)
             : Array(repeating: .position(kp: config.kp, kd: config.kd), count: model.dof)
         simulation = try RobotSimulation(model: model, settings: settings, base: .fixed, actuators: modes)
-        substeps = max(1, Int((1 / (config.controlFrequency * config.physicsTimeStep)).rounded()))
-        controlTimeStep = Double(substeps) * config.physicsTimeStep
+        substeps = substepCount(controlFrequency: config.controlFrequency, physicsTimeStep: config.physicsTimeStep)
         efforts = model.actuatedJoints.map { model.joints[$0].limit?.effort ?? 0 }
         ranges = model.actuatedJoints.map { model.joints[$0].range ?? (-Double.pi...Double.pi) }
-        observationSpace = BoxSpace(dimension: 2 * model.dof + 6, bound: .infinity)
-        actionSpace = BoxSpace(dimension: model.dof, bound: 1)
-        rng = SeededRNG(seed: seed)
-        lastTorques = Array(repeating: 0, count: model.dof)
-        _ = reset(seed: seed)
     }
 
-    public func reset(seed: UInt64?) -> [Double] {
-        if let seed { rng = SeededRNG(seed: seed) }
+    // MARK: - terms (shared with the closed-form model task)
+
+    /// Reward of a step: −distance − w_c · Σ a² (the terms above), in any floating-point type.
+    @inlinable
+    public static func reward<T: BinaryFloatingPoint>(distance: T, actionSquaredNorm: T, controlCostWeight: T) -> T {
+        -distance - controlCostWeight * actionSquaredNorm
+    }
+
+    /// Position mode: the PD target for a clamped action `a` of a joint with `home` and range [low, high].
+    @inlinable
+    public static func positionTarget<T: BinaryFloatingPoint>(home: T, action a: T, low: T, high: T) -> T {
+        min(max(home + a * 0.5 * (high - low), low), high)
+    }
+
+    /// Torque mode: the torque for a clamped action `a` of a joint with effort limit `effort` (before gravity
+    /// compensation).
+    @inlinable
+    public static func torque<T: BinaryFloatingPoint>(action a: T, effort: T, torqueScale: T) -> T {
+        torqueScale * a * effort
+    }
+
+    // MARK: - RobotTask
+
+    public func reset(rng: inout SeededRNG) {
         let model = simulation.model
         // a reachable target: the end effector of a random configuration near home
         var goal = Vec3.zero
@@ -109,10 +135,6 @@ public final class ArmReachEnv: Env, @unchecked Sendable {
             min(max(config.homePose[i] + rng.uniform(-config.resetNoise, config.resetNoise), ranges[i].lowerBound), ranges[i].upperBound)
         }
         simulation.setState(q: q0)
-        stepCount = 0
-        done = false
-        lastTorques = Array(repeating: 0, count: model.dof)
-        return observation()
     }
 
     /// The physical commands (torques in N·m, or PD targets in rad) for a normalized action in the current state.
@@ -120,7 +142,7 @@ public final class ArmReachEnv: Env, @unchecked Sendable {
         let a = action.map { max(-1, min(1, $0)) }
         switch config.controlMode {
         case .torque:
-            var tau = zip(a, efforts).map { config.torqueScale * $0 * $1 }
+            var tau = zip(a, efforts).map { Self.torque(action: $0, effort: $1, torqueScale: config.torqueScale) }
             if config.gravityCompensation {
                 let g = simulation.model.gravityTorques(q: simulation.jointState().q, base: simulation.basePoseAtBuild,
                                                         gravity: simulation.world.settings.gravity)
@@ -129,33 +151,16 @@ public final class ArmReachEnv: Env, @unchecked Sendable {
             return tau
         case .position:
             return (0..<a.count).map { i in
-                let r = ranges[i]
-                return min(max(config.homePose[i] + a[i] * 0.5 * (r.upperBound - r.lowerBound), r.lowerBound), r.upperBound)
+                Self.positionTarget(home: config.homePose[i], action: a[i], low: ranges[i].lowerBound, high: ranges[i].upperBound)
             }
         }
     }
 
-    public func step(_ action: [Double]) -> StepResult {
-        precondition(action.count == actionSpace.dimension, "arm-reach takes \(actionSpace.dimension) actions")
-        if action.contains(where: { !$0.isFinite }) {
-            done = true
-            return StepResult(observation: observation(), reward: 0, terminated: true, truncated: false, endReason: "non-finite action")
-        }
-        do {
-            lastTorques = try simulation.step(commands: commands(for: action), substeps: substeps)
-        } catch {
-            done = true
-            return StepResult(observation: observation(), reward: 0, terminated: true, truncated: false, endReason: "diverged: \(error)")
-        }
-        stepCount += 1
-        let obs = observation()
+    public func evaluate(action: [Double], appliedTorques: [Double]) -> TaskOutcome {
         let distance = (endEffectorPosition - target).norm
-        let reward = -distance - config.controlCostWeight * action.reduce(0) { $0 + $1 * $1 }
-        let truncated = stepCount >= config.maxEpisodeSteps
-        done = truncated
-        return StepResult(observation: obs, reward: reward, cost: 0, terminated: false, truncated: truncated,
-                          info: ["distance": distance, "success": distance < config.successRadius ? 1 : 0],
-                          endReason: truncated ? "time_limit" : nil)
+        let reward = Self.reward(distance: distance, actionSquaredNorm: action.reduce(0) { $0 + $1 * $1 },
+                                 controlCostWeight: config.controlCostWeight)
+        return TaskOutcome(reward: reward, info: ["distance": distance, "success": distance < config.successRadius ? 1 : 0])
     }
 
     /// End-effector position, world frame, m.
@@ -165,16 +170,19 @@ public final class ArmReachEnv: Env, @unchecked Sendable {
         let (q, qd) = simulation.jointState()
         return q + qd + endEffectorPosition.array + target.array
     }
+}
 
-    /// Torques applied during the last step (mean over its physics substeps), N·m.
-    public var appliedTorques: [Double] { lastTorques }
+/// The `arm-reach` environment.
+public typealias ArmReachEnv = RobotEnv<ArmReachTask>
 
-    public func snapshot() -> RobotEnvSnapshot {
-        RobotEnvSnapshot(physics: simulation.snapshot(), rng: rng, previousAction: [], stepCount: stepCount, target: target, done: done)
+extension RobotEnv where Task == ArmReachTask {
+    /// Builds the arm-reach task and starts an episode with `seed`.
+    public convenience init(config: ArmReachConfig = ArmReachConfig(), seed: UInt64 = 0) throws {
+        self.init(task: try ArmReachTask(config: config), seed: seed)
     }
-
-    public func restore(_ s: RobotEnvSnapshot) {
-        simulation.restore(s.physics)
-        rng = s.rng; stepCount = s.stepCount; target = s.target; done = s.done
-    }
+    public var config: ArmReachConfig { task.config }
+    /// Target position, world frame, m.
+    public var target: Vec3 { task.target }
+    /// End-effector position, world frame, m.
+    public var endEffectorPosition: Vec3 { task.endEffectorPosition }
 }

@@ -46,19 +46,11 @@ public struct QuadrupedWalkConfig: Codable, Sendable, Hashable {
     public var maxEpisodeSteps: Int = 1000
     /// Uniform joint-position noise at reset, rad.
     public var resetNoise: Double = 0.05
+    /// Success: no fall, and the episode's mean forward speed at least `commandedSpeed − successSpeedTolerance`, m/s.
+    public var successSpeedTolerance: Double = 0.2
 
     public enum CostMode: String, Codable, Sendable, CaseIterable { case indicator, magnitude }
     public init() {}
-}
-
-/// A full snapshot of a robot environment: physics plus task state.
-public struct RobotEnvSnapshot: Sendable {
-    public var physics: PhysicsSnapshot
-    public var rng: SeededRNG
-    public var previousAction: [Double]
-    public var stepCount: Int
-    public var target: Vec3
-    public var done: Bool
 }
 
 /// Quadruped locomotion (`quadruped-walk`): walk forward at a commanded speed on flat ground.
@@ -68,40 +60,55 @@ public struct RobotEnvSnapshot: Sendable {
 /// positions minus the standing pose (12, rad); joint velocities (12, rad/s); previous action (12).
 /// Joint order FR, FL, RR, RL × (hip, thigh, calf).
 ///
-/// Action (12, in [-1, 1]): joint position targets `standing + actionScale · a` for PD servos running at
-/// the physics rate (torque ≤ the URDF effort limit).
+/// Action (12, in [-1, 1], clamped): joint position targets `standing + actionScale · a` for PD servos
+/// running at the physics rate (torque ≤ the URDF effort limit).
 ///
-/// Reward per step:
-///   w_v · exp(−(v_x − v_cmd)² / σ²)   forward speed tracking (v_x in the body frame)
+/// Terms (`terms(...)`, shared with the closed-form model task; v, ω body frame; τ the step's joint torques):
+///   w_v · exp(−(v_x − v_cmd)² / σ²)   forward speed tracking
 /// − w_lat · v_y² − w_yaw · ω_z²       sideways and turning
 /// − w_e · Σ|τ_i q̇_i|                 mechanical power, W
 /// − w_τ · Σ τ_i²                      torque
-/// − w_a · Σ (a_t − a_{t−1})²          action rate
+/// − w_a · Σ (a_t − a_{t−1})²          action rate (a_t as given, a_{t−1} clamped)
 /// + alive bonus.
 ///
 /// Safety cost (Ha et al. 2020): margin f_s = min(φ̂ − |pitch|, ρ̂ − |roll|); cost = 1 (indicator mode) or
-/// max(0, −f_s) (magnitude mode) when f_s < 0, else 0. `info["safety_margin"]` holds f_s.
-/// Terminated on a fall (trunk below `fallHeight`, or the trunk, a hip or a thigh touching the ground) or
-/// on simulator divergence; truncated after `maxEpisodeSteps`.
-public final class QuadrupedWalkEnv: Env, @unchecked Sendable {
-    public typealias Snapshot = RobotEnvSnapshot
+/// max(0, −f_s) (magnitude mode) when f_s < 0, else 0; 1 on a diverged step. `info["safety_margin"]` holds f_s.
+/// Termination (a fall): trunk below `fallHeight`, or the trunk, a hip or a thigh touching the ground. The
+/// environment takes "touching" from the simulator's contacts (its collision pass at the step's last
+/// substep); a model task, which has only states, from `fallLinkTouchesGround` (the links' collision shapes,
+/// posed by forward kinematics of the base pose and joints after the step, reaching z = 0). The two agree
+/// except when a thigh grazes the ground between collision passes: the state rule then calls the fall a few
+/// steps early (6 of 1,070 random-action steps in the tests, each a thigh box < 2 mm below z = 0). Truncated after
+/// `maxEpisodeSteps`. Success (episode): no fall and mean forward speed ≥ v_cmd − `successSpeedTolerance`.
+/// Task state: the previous (clamped) action.
+public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
+    public typealias State = [Double]
     public let config: QuadrupedWalkConfig
     public let simulation: RobotSimulation
-    public let observationSpace: BoxSpace
-    public let actionSpace: BoxSpace
-    public let controlTimeStep: Double
-    let substeps: Int
-    let standing: [Double]
-    let fallLinks: Set<String>
-    let footLinks: [String]
-    private var rng: SeededRNG
-    private var previousAction: [Double]
-    private var stepCount = 0
-    private var done = false
-    private var lastTorques: [Double]
+    public let substeps: Int
+    public let observationDimension = 46
+    public let actionDimension = 12
+    public var maxEpisodeSteps: Int { config.maxEpisodeSteps }
+    /// The standing pose, DOF order (rad).
+    public let standing: [Double]
+    /// Links whose ground contact is a fall (trunk, hips, thighs), and the feet.
+    public let fallLinks: Set<String>
+    public let footLinks: [String]
+    /// Collision shapes of the fall links: (body index, shape, pose in the body's reference frame).
+    let fallShapes: [(body: Int, shape: CollisionShape, pose: Pose)]
+    /// Per body up to the last fall-link body: parent body, joint origin, axis, DOF index and kind
+    /// (forward kinematics without allocation, as `RobotModel.forwardKinematics` computes it).
+    let chain: [(parent: Int, origin: Pose, axis: Vec3, dof: Int, prismatic: Bool)]
+    /// The previous (clamped) action.
+    public private(set) var previousAction: [Double]
+    public var state: [Double] {
+        get { previousAction }
+        set { previousAction = newValue }
+    }
+    public var divergenceCost: Double { 1 }
 
     /// - Throws: `URDFError` for a bad robot file, `SimulationError` if it cannot be built.
-    public init(config: QuadrupedWalkConfig = QuadrupedWalkConfig(), seed: UInt64 = 0) throws {
+    public init(config: QuadrupedWalkConfig = QuadrupedWalkConfig()) throws {
         self.config = config
         let model = try RobotModel(contentsOf: resolveResource(config.robot))
         guard model.dof == 12 else {
@@ -114,21 +121,100 @@ public final class QuadrupedWalkEnv: Env, @unchecked Sendable {
         simulation = try RobotSimulation(model: model, settings: settings, base: .floating,
                                          basePose: Pose(position: Vec3(0, 0, 0.5)),
                                          actuators: Array(repeating: .position(kp: config.kp, kd: config.kd), count: 12))
-        substeps = max(1, Int((1 / (config.controlFrequency * config.physicsTimeStep)).rounded()))
-        controlTimeStep = Double(substeps) * config.physicsTimeStep
+        substeps = substepCount(controlFrequency: config.controlFrequency, physicsTimeStep: config.physicsTimeStep)
         standing = Array((0..<4).map { _ in config.standingPose }.joined())
         fallLinks = Set(model.urdf.links.map(\.name).filter { $0 == model.urdf.rootLink || $0.hasSuffix("_hip") || $0.hasSuffix("_thigh") })
         footLinks = model.urdf.links.map(\.name).filter { $0.hasSuffix("_foot") }
-        observationSpace = BoxSpace(dimension: 46, bound: .infinity)
-        actionSpace = BoxSpace(dimension: 12, bound: 1)
-        rng = SeededRNG(seed: seed)
+        var shapes: [(body: Int, shape: CollisionShape, pose: Pose)] = []
+        for (b, body) in model.bodies.enumerated() {
+            for s in body.shapes where fallLinks.contains(s.link) { shapes.append((b, s.shape, s.pose)) }
+        }
+        fallShapes = shapes
+        var dofOf = [Int: Int]()
+        for (i, k) in model.actuatedJoints.enumerated() { dofOf[k] = i }
+        let lastBody = shapes.map(\.body).max() ?? 0
+        chain = (0..<(lastBody + 1)).map { b in
+            guard let k = model.bodies[b].parentJoint else { return (-1, .identity, .unitZ, -1, false) }
+            let j = model.joints[k]
+            return (j.parentBody, j.origin, j.axis, dofOf[k] ?? -1, j.type == .prismatic)
+        }
         previousAction = Array(repeating: 0, count: 12)
-        lastTorques = Array(repeating: 0, count: 12)
-        _ = reset(seed: seed)
     }
 
-    public func reset(seed: UInt64?) -> [Double] {
-        if let seed { rng = SeededRNG(seed: seed) }
+    // MARK: - terms (shared with the closed-form model task)
+
+    /// What `terms` computes for one step.
+    public struct Terms: Sendable {
+        public var reward: Double
+        public var cost: Double
+        /// Safety margin f_s, rad.
+        public var margin: Double
+        public var fell: Bool
+        /// Body-frame velocities, m/s and rad/s.
+        public var forwardVelocity: Double
+        public var roll: Double, pitch: Double
+        /// Mechanical power Σ|τ q̇|, W.
+        public var power: Double
+    }
+
+    /// The reward terms, safety cost and fall of one step, from the state after it: base orientation (body →
+    /// world) and height (m), base linear and angular velocity (world frame), and per joint (DOF order) the
+    /// step's torque (N·m), velocity after the step (rad/s), the action as given and the previous clamped
+    /// action; `fallLinkTouchesGround` says whether the trunk, a hip or a thigh touches the ground.
+    public static func terms(config: QuadrupedWalkConfig, orientation: Quat, height: Double, linearVelocity: Vec3, angularVelocity: Vec3,
+                             joints n: Int, torque: (Int) -> Double, jointVelocity: (Int) -> Double,
+                             action: (Int) -> Double, previousAction: (Int) -> Double, fallLinkTouchesGround: Bool) -> Terms {
+        let v = orientation.inverseRotate(linearVelocity), w = orientation.inverseRotate(angularVelocity)
+        let rpy = orientation.rollPitchYaw
+        var reward = config.speedTrackingWeight * exp(-pow(v.x - config.commandedSpeed, 2) / pow(config.speedTrackingSigma, 2))
+        reward -= config.lateralWeight * v.y * v.y + config.yawRateWeight * w.z * w.z
+        var power = 0.0, torqueSquared = 0.0, actionRate = 0.0
+        for i in 0..<n { power = power + abs(torque(i) * jointVelocity(i)) }
+        reward -= config.energyWeight * power
+        for i in 0..<n { torqueSquared = torqueSquared + torque(i) * torque(i) }
+        reward -= config.torqueWeight * torqueSquared
+        for i in 0..<n { actionRate = actionRate + pow(action(i) - previousAction(i), 2) }
+        reward -= config.actionRateWeight * actionRate
+        reward += config.aliveBonus
+        // safety margin (Ha et al. 2020)
+        let margin = min(config.pitchLimit - abs(rpy.y), config.rollLimit - abs(rpy.x))
+        let cost = margin < 0 ? (config.costMode == .indicator ? 1 : -margin) : 0
+        let fell = height < config.fallHeight || fallLinkTouchesGround
+        return Terms(reward: reward, cost: cost, margin: margin, fell: fell, forwardVelocity: v.x, roll: rpy.x, pitch: rpy.y, power: power)
+    }
+
+    /// Whether a collision shape of the trunk, a hip or a thigh reaches the ground plane z = 0 with the base
+    /// at `base` (root link frame, world) and the joints at `q` (DOF order).
+    /// `frames` is scratch space (resized as needed), so repeated calls do not allocate.
+    public func fallLinkTouchesGround(base: Pose, q: [Double], frames: inout [Pose]) -> Bool {
+        if frames.count < chain.count { frames = Array(repeating: .identity, count: chain.count) }
+        frames[0] = base
+        for b in 1..<chain.count {
+            let c = chain[b]
+            guard c.parent >= 0 else { continue }
+            let qk = c.dof >= 0 ? q[c.dof] : 0
+            let motion = c.prismatic ? Pose(position: qk * c.axis) : Pose(orientation: Quat(axis: c.axis, angle: qk))
+            frames[b] = frames[c.parent].compose(c.origin).compose(motion)
+        }
+        for s in fallShapes where lowestPoint(s.shape, at: frames[s.body].compose(s.pose)) <= 0 { return true }
+        return false
+    }
+
+    /// `fallLinkTouchesGround(base:q:frames:)` with its own scratch space.
+    public func fallLinkTouchesGround(base: Pose, q: [Double]) -> Bool {
+        var frames: [Pose] = []
+        return fallLinkTouchesGround(base: base, q: q, frames: &frames)
+    }
+
+    /// The PD target (rad) of joint `i` for a normalized action component.
+    @inlinable
+    public static func jointTarget(standing: Double, action: Double, actionScale: Double) -> Double {
+        standing + actionScale * max(-1, min(1, action))
+    }
+
+    // MARK: - RobotTask
+
+    public func reset(rng: inout SeededRNG) {
         let q = standing.map { $0 + rng.uniform(-config.resetNoise, config.resetNoise) }
         // put the lowest foot 1 mm above the ground
         let model = simulation.model
@@ -137,10 +223,6 @@ public final class QuadrupedWalkEnv: Env, @unchecked Sendable {
         let z = -lowest + footRadius(model) + 0.001
         simulation.setState(basePose: Pose(position: Vec3(0, 0, z)), q: q)
         previousAction = Array(repeating: 0, count: 12)
-        lastTorques = Array(repeating: 0, count: 12)
-        stepCount = 0
-        done = false
-        return observation()
     }
 
     private func footRadius(_ model: RobotModel) -> Double {
@@ -151,52 +233,30 @@ public final class QuadrupedWalkEnv: Env, @unchecked Sendable {
     }
 
     /// Joint targets (rad) for a normalized action.
-    public func jointTargets(for action: [Double]) -> [Double] {
-        (0..<12).map { standing[$0] + config.actionScale * max(-1, min(1, action[$0])) }
+    public func commands(for action: [Double]) -> [Double] {
+        (0..<12).map { Self.jointTarget(standing: standing[$0], action: action[$0], actionScale: config.actionScale) }
     }
 
-    public func step(_ action: [Double]) -> StepResult {
-        precondition(action.count == 12, "quadruped-walk takes 12 actions")
-        if action.contains(where: { !$0.isFinite }) {
-            done = true
-            return StepResult(observation: observation(), reward: 0, terminated: true, truncated: false,
-                              endReason: "non-finite action")
-        }
-        let targets = jointTargets(for: action)
-        do {
-            lastTorques = try simulation.step(commands: targets, substeps: substeps)
-        } catch {
-            done = true
-            return StepResult(observation: Array(repeating: 0, count: 46), reward: 0, cost: 1, terminated: true,
-                              truncated: false, endReason: "diverged: \(error)")
-        }
-        stepCount += 1
-        let obs = observation()
-        let (v, w) = simulation.baseVelocityInBaseFrame
-        let rpy = simulation.basePose.orientation.rollPitchYaw
+    public func evaluate(action: [Double], appliedTorques: [Double]) -> TaskOutcome {
+        let pose = simulation.basePose
+        let (v, w) = simulation.baseVelocity
         let qd = simulation.jointState().qd
-        var reward = config.speedTrackingWeight * exp(-pow(v.x - config.commandedSpeed, 2) / pow(config.speedTrackingSigma, 2))
-        reward -= config.lateralWeight * v.y * v.y + config.yawRateWeight * w.z * w.z
-        let power = zip(lastTorques, qd).reduce(0) { $0 + abs($1.0 * $1.1) }
-        reward -= config.energyWeight * power
-        reward -= config.torqueWeight * lastTorques.reduce(0) { $0 + $1 * $1 }
-        reward -= config.actionRateWeight * zip(action, previousAction).reduce(0) { $0 + pow($1.0 - $1.1, 2) }
-        reward += config.aliveBonus
-        previousAction = action.map { max(-1, min(1, $0)) }
-        // safety margin (Ha et al. 2020)
-        let margin = min(config.pitchLimit - abs(rpy.y), config.rollLimit - abs(rpy.x))
-        let cost = margin < 0 ? (config.costMode == .indicator ? 1 : -margin) : 0
-        // falls
         let contacts = simulation.linkContacts()
-        let height = simulation.basePose.position.z
-        let fell = height < config.fallHeight || contacts.keys.contains { fallLinks.contains($0) }
-        let truncated = !fell && stepCount >= config.maxEpisodeSteps
-        done = fell || truncated
-        var info: [String: Double] = ["forward_velocity": v.x, "safety_margin": margin, "height": height,
-                                      "roll": rpy.x, "pitch": rpy.y, "power": power]
+        let t = Self.terms(config: config, orientation: pose.orientation, height: pose.position.z, linearVelocity: v, angularVelocity: w,
+                           joints: 12, torque: { appliedTorques[$0] }, jointVelocity: { qd[$0] },
+                           action: { action[$0] }, previousAction: { self.previousAction[$0] },
+                           fallLinkTouchesGround: contacts.keys.contains { fallLinks.contains($0) })
+        previousAction = action.map { max(-1, min(1, $0)) }
+        var info: [String: Double] = ["forward_velocity": t.forwardVelocity, "safety_margin": t.margin, "height": pose.position.z,
+                                      "roll": t.roll, "pitch": t.pitch, "power": t.power]
         for (k, foot) in footLinks.enumerated() { info["foot_contact.\(k)"] = (contacts[foot] ?? 0) > 0 ? 1 : 0 }
-        return StepResult(observation: obs, reward: reward, cost: cost, terminated: fell, truncated: truncated,
-                          info: info, endReason: fell ? "fall" : (truncated ? "time_limit" : nil))
+        return TaskOutcome(reward: t.reward, cost: t.cost, terminated: t.fell, endReason: t.fell ? "fall" : nil, info: info)
+    }
+
+    /// No fall, and the mean forward speed within `successSpeedTolerance` below the command (or faster).
+    public func isSuccess(_ episode: EpisodeResult) -> Bool {
+        !episode.fell && !episode.diverged
+            && (episode.meanForwardSpeed ?? -.infinity) >= config.commandedSpeed - config.successSpeedTolerance
     }
 
     /// The observation vector described in the type's documentation.
@@ -211,18 +271,37 @@ public final class QuadrupedWalkEnv: Env, @unchecked Sendable {
         obs += previousAction
         return obs
     }
+}
 
-    /// Torques applied during the last step (mean over its physics substeps), N·m.
-    public var appliedTorques: [Double] { lastTorques }
+/// The `quadruped-walk` environment.
+public typealias QuadrupedWalkEnv = RobotEnv<QuadrupedWalkTask>
 
-    public func snapshot() -> RobotEnvSnapshot {
-        RobotEnvSnapshot(physics: simulation.snapshot(), rng: rng, previousAction: previousAction,
-                         stepCount: stepCount, target: .zero, done: done)
+extension RobotEnv where Task == QuadrupedWalkTask {
+    /// Builds the quadruped-walk task and starts an episode with `seed`.
+    public convenience init(config: QuadrupedWalkConfig = QuadrupedWalkConfig(), seed: UInt64 = 0) throws {
+        self.init(task: try QuadrupedWalkTask(config: config), seed: seed)
     }
+    public var config: QuadrupedWalkConfig { task.config }
+    /// Joint targets (rad) for a normalized action.
+    public func jointTargets(for action: [Double]) -> [Double] { task.commands(for: action) }
+}
 
-    public func restore(_ s: RobotEnvSnapshot) {
-        simulation.restore(s.physics)
-        rng = s.rng; previousAction = s.previousAction; stepCount = s.stepCount; done = s.done
+/// The lowest world z (m) of a collision shape at `pose` (world frame; cylinders and capsules along local z;
+/// box sizes are full side lengths).
+public func lowestPoint(_ shape: CollisionShape, at pose: Pose) -> Double {
+    let c = pose.position.z
+    // z components of the shape's local axes in the world
+    let ex = pose.orientation.rotate(Vec3(1, 0, 0)).z, ey = pose.orientation.rotate(Vec3(0, 1, 0)).z
+    let ez = pose.orientation.rotate(Vec3(0, 0, 1)).z
+    switch shape {
+    case .sphere(let r): return c - r
+    case .box(let size):
+        let extent: Double = abs(ex) * size.x + abs(ey) * size.y + abs(ez) * size.z
+        return c - 0.5 * extent
+    case .capsule(let r, let l): return c - 0.5 * l * abs(ez) - r
+    case .cylinder(let r, let l):
+        let sine: Double = max(0, 1 - ez * ez).squareRoot()
+        return c - 0.5 * l * abs(ez) - r * sine
     }
 }
 

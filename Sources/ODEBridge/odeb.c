@@ -28,6 +28,8 @@ typedef struct {
     double damping;
     double friction;
     double friction_vth;      // |rate| above which friction is an explicit torque (see odeb_joint_friction_mode)
+    double axis_body[3];      // hinge: the axis in the child body's frame, and the squared distance of the
+    double perp2;             // child's COM from the axis (m²): fixed geometry, cached by odeb_joint_cache_geometry
     int friction_explicit;    // 1 while the friction row is off and the torque is applied explicitly
 } odeb_joint;
 
@@ -42,6 +44,7 @@ struct odeb_world {
     double* quat_in;   // (bodies × 4) the last quaternion passed to dBodySetQuaternion per body
     dGeomID* geoms; int* geom_body; double* geom_mu; int ngeom, cap_geom;
     double* geom_bound;   // per geom: radius about its body's COM of a sphere holding the shape (m)
+    double* geom_shape_r; // per geom: the shape's own bounding radius about its centre (m)
     odeb_joint* joints; int njoint, cap_joint;
 
     // actuators
@@ -223,7 +226,7 @@ void odeb_world_destroy(odeb_world* w) {
     dWorldSetStepThreadingImplementation(w->world, NULL, NULL);
     dWorldDestroy(w->world);  // destroys bodies and joints
     dThreadingFreeImplementation(w->threading);
-    free(w->bodies); free(w->quat_in); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->geom_bound); free(w->joints);
+    free(w->bodies); free(w->quat_in); free(w->geoms); free(w->geom_body); free(w->geom_mu); free(w->geom_bound); free(w->geom_shape_r); free(w->joints);
     free(w->act_joint); free(w->act_mode); free(w->act_kp); free(w->act_kd); free(w->act_limit); free(w->act_strength);
     free(w->act_err); free(w->act_vmax);
     free(w->contact_count); free(w->contact_force); free(w->feedback); free(w->feedback_body);
@@ -232,6 +235,8 @@ void odeb_world_destroy(odeb_world* w) {
 }
 
 static void odeb_joint_apply_dynamics(odeb_world* w, odeb_joint* j);
+
+void odeb_world_get_params(const odeb_world* w, odeb_world_params* params) { *params = w->params; }
 
 void odeb_world_set_params(odeb_world* w, const odeb_world_params* params) {
     odeb_init_thread();
@@ -304,6 +309,17 @@ int odeb_body_set_mass(odeb_world* w, int body, double mass, const double inerti
     return 0;
 }
 
+int odeb_body_get_mass(const odeb_world* w, int body, double* mass, double inertia[9]) {
+    if (body < 0 || body >= w->nbody) return -1;
+    dMass m;
+    dBodyGetMass(w->bodies[body], &m);
+    if (mass) *mass = m.mass;
+    if (inertia)
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++) inertia[r * 3 + c] = m.I[r * 4 + c];
+    return 0;
+}
+
 int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3], const double rel_pos[3],
                         const double rel_quat[4], double mu) {
     odeb_init_thread();
@@ -316,6 +332,8 @@ int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3],
     void* gm = odeb_grow(w->geom_mu, &cap, w->ngeom + 1, sizeof(double)); if (!gm) return -1; w->geom_mu = gm;
     cap = w->cap_geom;
     void* gr = odeb_grow(w->geom_bound, &cap, w->ngeom + 1, sizeof(double)); if (!gr) return -1; w->geom_bound = gr;
+    cap = w->cap_geom;
+    void* gs = odeb_grow(w->geom_shape_r, &cap, w->ngeom + 1, sizeof(double)); if (!gs) return -1; w->geom_shape_r = gs;
     w->cap_geom = cap;
     dGeomID geom = 0;
     switch (type) {
@@ -342,6 +360,7 @@ int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3],
     case ODEB_GEOM_CYLINDER: shape_r = sqrt(size[0] * size[0] + 0.25 * size[1] * size[1]); break;
     default: shape_r = size[0] + 0.5 * size[1]; break;  // capsule
     }
+    w->geom_shape_r[w->ngeom] = shape_r;
     w->geom_bound[w->ngeom] = sqrt(rel_pos[0] * rel_pos[0] + rel_pos[1] * rel_pos[1] + rel_pos[2] * rel_pos[2]) + shape_r;
     w->ngeom += 1;
     free(w->geom_contact_count);
@@ -359,6 +378,38 @@ int odeb_geom_set_friction(odeb_world* w, int geom, double mu) {
     return 0;
 }
 
+int odeb_geom_set_offset(odeb_world* w, int geom, const double rel_pos[3], const double rel_quat[4]) {
+    odeb_init_thread();
+    if (geom < 0 || geom >= w->ngeom) return -1;
+    dGeomSetOffsetPosition(w->geoms[geom], rel_pos[0], rel_pos[1], rel_pos[2]);
+    dQuaternion q = { rel_quat[0], rel_quat[1], rel_quat[2], rel_quat[3] };
+    dGeomSetOffsetQuaternion(w->geoms[geom], q);
+    w->geom_bound[geom] = sqrt(rel_pos[0] * rel_pos[0] + rel_pos[1] * rel_pos[1] + rel_pos[2] * rel_pos[2]) + w->geom_shape_r[geom];
+    return 0;
+}
+
+static double odeb_joint_rate(const odeb_joint* j);
+
+/// Caches a hinge's fixed geometry for odeb_friction_threshold: its axis in the child body's frame,
+/// a_b = Rᵀ a, and the squared distance of the child's COM from the axis, |r⊥|² with r = COM − anchor. Both
+/// are constant while the joint exists (the axis turns with the child), so they are taken once from the
+/// poses at creation (and again when the joint's frame is reset), which keeps the threshold independent of
+/// the pose at which a parameter changes.
+static void odeb_joint_cache_geometry(odeb_joint* j) {
+    if (j->type != ODEB_JOINT_HINGE) return;
+    const dReal* R = dBodyGetRotation(j->body1);
+    dVector3 axis;
+    dJointGetHingeAxis(j->id, axis);
+    double a[3] = {axis[0], axis[1], axis[2]};
+    for (int c = 0; c < 3; c++) j->axis_body[c] = R[0 * 4 + c] * a[0] + R[1 * 4 + c] * a[1] + R[2 * 4 + c] * a[2];
+    dVector3 anchor;
+    dJointGetHingeAnchor(j->id, anchor);
+    const dReal* p = dBodyGetPosition(j->body1);
+    double r[3] = {p[0] - anchor[0], p[1] - anchor[1], p[2] - anchor[2]};
+    double ra = r[0] * a[0] + r[1] * a[1] + r[2] * a[2];
+    j->perp2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2] - ra * ra;
+}
+
 /// The rate above which a joint's Coulomb friction is applied as an explicit torque −f·sign(q̇) instead of a
 /// bounded constraint row (exact solver only, see odeb_joint_friction_mode): 2·f·dt / I, with I the child body's inertia about the joint axis (mass for a
 /// slider). While sliding, Coulomb friction is exactly that torque, and every row left out of ODE's Dantzig
@@ -366,8 +417,6 @@ int odeb_geom_set_friction(odeb_world* w, int geom, double mu) {
 /// explicit friction changes the rate by at most f·dt/I_eff; as long as the joint's effective inertia is at
 /// least a quarter of I, a step that crosses zero ends below the threshold, so the next step uses the row,
 /// which sticks the joint — no chatter about zero.
-static double odeb_joint_rate(const odeb_joint* j);
-
 static double odeb_friction_threshold(const odeb_world* w, const odeb_joint* j, double f) {
     dMass m;
     dBodyGetMass(j->body1, &m);
@@ -375,23 +424,12 @@ static double odeb_friction_threshold(const odeb_world* w, const odeb_joint* j, 
     if (j->type == ODEB_JOINT_SLIDER) {
         inertia = m.mass;
     } else {
-        // the current axis (world) into the body frame: a_b = Rᵀ a; I_axis = a_bᵀ I a_b + m·|r⊥|², r = COM −
-        // anchor (j->axis is the axis at creation; the bodies may have moved since)
-        const dReal* R = dBodyGetRotation(j->body1);
-        dVector3 axis;
-        dJointGetHingeAxis(j->id, axis);
-        double a[3] = {axis[0], axis[1], axis[2]}, ab[3];
-        for (int c = 0; c < 3; c++) ab[c] = R[0 * 4 + c] * a[0] + R[1 * 4 + c] * a[1] + R[2 * 4 + c] * a[2];
+        // I_axis = a_bᵀ I a_b + m·|r⊥|² (the parallel-axis theorem about the hinge axis)
+        const double* ab = j->axis_body;
         inertia = 0;
         for (int r = 0; r < 3; r++)
             for (int c = 0; c < 3; c++) inertia += ab[r] * m.I[r * 4 + c] * ab[c];
-        dVector3 anchor;
-        dJointGetHingeAnchor(j->id, anchor);
-        const dReal* p = dBodyGetPosition(j->body1);
-        double r[3] = {p[0] - anchor[0], p[1] - anchor[1], p[2] - anchor[2]};
-        double ra = r[0] * a[0] + r[1] * a[1] + r[2] * a[2];
-        double perp2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2] - ra * ra;
-        inertia += m.mass * (perp2 > 0 ? perp2 : 0);
+        inertia += m.mass * (j->perp2 > 0 ? j->perp2 : 0);
     }
     if (!(inertia > 0)) return INFINITY;  // no usable inertia: always the row
     return 2.0 * f * w->params.dt / inertia;
@@ -549,6 +587,7 @@ int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const d
     }
     j->body1 = bc; j->body2 = bp;
     j->axis[0] = axis[0]; j->axis[1] = axis[1]; j->axis[2] = axis[2];
+    odeb_joint_cache_geometry(j);
     odeb_joint_apply_dynamics(w, j);
     j->q = position;
     w->njoint += 1;
@@ -560,6 +599,39 @@ int odeb_joint_set_dynamics(odeb_world* w, int joint, double damping, double fri
     w->joints[joint].damping = damping;
     w->joints[joint].friction = friction;
     odeb_joint_apply_dynamics(w, &w->joints[joint]);
+    return 0;
+}
+
+int odeb_joint_get_dynamics(const odeb_world* w, int joint, double* damping, double* friction) {
+    if (joint < 0 || joint >= w->njoint) return -1;
+    if (damping) *damping = w->joints[joint].damping;
+    if (friction) *friction = w->joints[joint].friction;
+    return 0;
+}
+
+int odeb_joint_reset_frame(odeb_world* w, int joint, const double anchor[3], const double axis[3]) {
+    odeb_init_thread();
+    if (joint < 0 || joint >= w->njoint) return -1;
+    odeb_joint* j = &w->joints[joint];
+    // the same calls as at creation, at the same (build) poses: ODE recomputes the anchor in each body's
+    // frame and, for a hinge, the reference rotation (angle 0 here, so q = angle + offset still holds); for a
+    // slider, the reference offset between the bodies (position 0 here)
+    switch (j->type) {
+    case ODEB_JOINT_HINGE:
+        dJointSetHingeAnchor(j->id, anchor[0], anchor[1], anchor[2]);
+        dJointSetHingeAxis(j->id, axis[0], axis[1], axis[2]);
+        break;
+    case ODEB_JOINT_SLIDER:
+        dJointSetSliderAxis(j->id, axis[0], axis[1], axis[2]);
+        break;
+    case ODEB_JOINT_FIXED:
+        dJointSetFixed(j->id);
+        break;
+    default:
+        return -1;
+    }
+    odeb_joint_cache_geometry(j);
+    odeb_joint_apply_dynamics(w, j);
     return 0;
 }
 
@@ -591,6 +663,32 @@ int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int*
     for (int i = 0; i < n; i++)
         if (modes[i] == ODEB_ACT_POSITION && kd[i] > 0) w->joints[joints[i]].servo = 1;
     for (int k = 0; k < w->njoint; k++) odeb_joint_apply_dynamics(w, &w->joints[k]);
+    return 0;
+}
+
+int odeb_world_set_actuator(odeb_world* w, int i, int mode, double kp, double kd, double strength) {
+    odeb_init_thread();
+    if (i < 0 || i >= w->nact || (mode != ODEB_ACT_TORQUE && mode != ODEB_ACT_POSITION)) {
+        snprintf(w->error, sizeof w->error, "actuator %d: no such actuator or mode %d", i, mode);
+        return -1;
+    }
+    w->act_mode[i] = mode; w->act_kp[i] = kp; w->act_kd[i] = kd; w->act_strength[i] = strength;
+    odeb_joint* j = &w->joints[w->act_joint[i]];
+    int servo = mode == ODEB_ACT_POSITION && kd > 0;
+    if (servo != j->servo) {
+        // the joint's own motor row changes hands (servo <-> friction): re-declare its rows
+        j->servo = servo;
+        odeb_joint_apply_dynamics(w, j);
+    }
+    return 0;
+}
+
+int odeb_world_get_actuator(const odeb_world* w, int i, int* mode, double* kp, double* kd, double* strength) {
+    if (i < 0 || i >= w->nact) return -1;
+    if (mode) *mode = w->act_mode[i];
+    if (kp) *kp = w->act_kp[i];
+    if (kd) *kd = w->act_kd[i];
+    if (strength) *strength = w->act_strength[i];
     return 0;
 }
 

@@ -29,6 +29,7 @@ public struct PhysicsSnapshot: Sendable, Hashable {
     /// Layout of `odeb_world_get_state`: 13 per body, 1 per joint, then time.
     public var values: [Double]
     public var seed: UInt32
+    public init(values: [Double], seed: UInt32) { self.values = values; self.seed = seed }
 }
 
 /// An ODE world holding one robot (or any bodies), with ground contacts and actuators.
@@ -167,6 +168,15 @@ public final class PhysicsWorld: @unchecked Sendable {
         description.bodies[body].inertia = inertia
     }
 
+    /// A body's mass (kg) and inertia about its COM (body frame, kg·m²), read from the ODE body.
+    public func mass(body: Int) -> (mass: Double, inertia: Mat3) {
+        precondition(body >= 0 && body < bodyCount, "no body \(body)")
+        var m = 0.0
+        var inertia = [Double](repeating: 0, count: 9)
+        odeb_body_get_mass(handle, Int32(body), &m, &inertia)
+        return (m, Mat3(rowMajor: inertia))
+    }
+
     /// Changes a joint's viscous damping and Coulomb friction on the live world.
     public func setJointDynamics(joint: Int, damping: Double, friction: Double) {
         odeb_joint_set_dynamics(handle, Int32(joint), damping, friction)
@@ -174,9 +184,67 @@ public final class PhysicsWorld: @unchecked Sendable {
         description.joints[joint].friction = friction
     }
 
+    /// A joint's viscous damping (N·m·s/rad or N·s/m) and Coulomb friction (N·m or N), read from the bridge.
+    public func jointDynamics(joint: Int) -> (damping: Double, friction: Double) {
+        precondition(joint >= 0 && joint < jointCount, "no joint \(joint)")
+        var d = 0.0, f = 0.0
+        odeb_joint_get_dynamics(handle, Int32(joint), &d, &f)
+        return (d, f)
+    }
+
+    /// Re-declares joint `joint`'s anchor and axis (world frame). The bodies must be at the joint's build
+    /// position (`description.joints[joint].position`): hinge angles and slider offsets are measured from the
+    /// current poses again, as when the joint was created. Used after a body's COM moved within its link
+    /// frame (ODE keeps anchors relative to each body's COM).
+    public func resetJointFrame(joint: Int, anchor: Vec3, axis: Vec3) {
+        precondition(joint >= 0 && joint < jointCount, "no joint \(joint)")
+        odeb_joint_reset_frame(handle, Int32(joint), anchor.array, axis.normalized.array)
+        description.joints[joint].anchor = anchor
+        description.joints[joint].axis = axis
+    }
+
     /// Changes the friction coefficient of geometry `geom` (global geometry index, in body order; nil: the world's).
     public func setGeomFriction(geom: Int, friction: Double?) {
         odeb_geom_set_friction(handle, Int32(geom), friction ?? -1)
+    }
+
+    /// Moves geometry `index` of body `body` to `pose` in the body's COM frame.
+    public func setGeomPose(body: Int, index: Int, pose: Pose) {
+        precondition(body >= 0 && body < bodyCount && index >= 0 && index < description.bodies[body].geoms.count,
+                     "no geometry \(index) on body \(body)")
+        let global = description.bodies[..<body].reduce(0) { $0 + $1.geoms.count } + index
+        odeb_geom_set_offset(handle, Int32(global), pose.position.array, pose.orientation.normalized.array)
+        description.bodies[body].geoms[index].pose = pose
+    }
+
+    /// Changes actuator `index`'s mode (PD gains) and strength on the live world; joint, effort and velocity
+    /// limits stay. Cheaper than `setActuators` (no re-declaration of the other actuators).
+    public func setActuator(_ index: Int, mode: ActuatorMode, strength: Double) {
+        precondition(index >= 0 && index < actuatorCount, "no actuator \(index)")
+        let (code, kp, kd): (UInt32, Double, Double) = switch mode {
+        case .torque: (ODEB_ACT_TORQUE.rawValue, 0, 0)
+        case .position(let p, let d): (ODEB_ACT_POSITION.rawValue, p, d)
+        }
+        odeb_world_set_actuator(handle, Int32(index), Int32(code), kp, kd, strength)
+        description.actuators[index].mode = mode
+        description.actuators[index].strength = strength
+    }
+
+    /// Actuator `index`'s mode (with its PD gains) and strength, read from the bridge.
+    public func actuator(_ index: Int) -> (mode: ActuatorMode, strength: Double) {
+        precondition(index >= 0 && index < actuatorCount, "no actuator \(index)")
+        var code: Int32 = 0
+        var kp = 0.0, kd = 0.0, strength = 0.0
+        odeb_world_get_actuator(handle, Int32(index), &code, &kp, &kd, &strength)
+        return (UInt32(code) == ODEB_ACT_POSITION.rawValue ? .position(kp: kp, kd: kd) : .torque, strength)
+    }
+
+    /// Gravity (m/s², world frame) and the ground contact's friction coefficient and restitution, as the
+    /// bridge holds them.
+    public var liveContactAndGravity: (gravity: Vec3, friction: Double, restitution: Double) {
+        var p = odeb_world_params()
+        odeb_world_get_params(handle, &p)
+        return (Vec3(p.gravity.0, p.gravity.1, p.gravity.2), p.mu, p.bounce)
     }
 
     // MARK: - stepping

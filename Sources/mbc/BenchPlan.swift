@@ -120,17 +120,18 @@ final class AntLikeTask: ModelTask {
         actionNames = (0..<actionDimension).map { "a\($0)" }
         self.actionDimension = actionDimension
     }
-    func update(from env: any RobotEnvironment) {}
     func modelActions(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         out.update(from: actions, count: rows * actionDimension)
     }
-    func stepCost(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, next: UnsafePointer<Float>, rows: Int,
-                  cost: UnsafeMutablePointer<Float>, terminated: UnsafeMutablePointer<UInt8>) {
+    func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                  next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                  terminated: UnsafeMutablePointer<UInt8>) {
         let S = stateNames.count, A = actionDimension
         for r in 0..<rows {
             var aa: Float = 0
             for d in 0..<A { aa += actions[r * A + d] * actions[r * A + d] }
-            cost[r] = -(next[r * S + 13] - 0.5 * aa + 1)
+            reward[r] = next[r * S + 13] - 0.5 * aa + 1
+            cost[r] = 0
             let h = next[r * S]
             terminated[r] = (h < 0.2 || h > 1.0) ? 1 : 0
         }

@@ -4,6 +4,7 @@ import Datasets
 import Environments
 import Foundation
 import Physics
+import Recording
 import Robots
 
 @main
@@ -51,8 +52,20 @@ struct Info: ParsableCommand {
                            if let r = j.range { d["lower"] = r.lowerBound; d["upper"] = r.upperBound }
                            if let l = j.limit { d["effort"] = l.effort; d["velocity"] = l.velocity }
                            return d
-                       }, "warnings": model.warnings])
+                       }, "warnings": model.warnings, "parameters": nominalParameters(model)])
         }
+    }
+}
+
+/// The robot's nominal physical parameters (`PhysicsParameters`, as built with default world settings) as a JSON
+/// object, or the reason they could not be read.
+func nominalParameters(_ model: RobotModel) -> Any {
+    do {
+        let sim = try RobotSimulation(model: model)
+        let data = try JSONEncoder().encode(sim.nominalParameters)
+        return try JSONSerialization.jsonObject(with: data)
+    } catch {
+        return "unavailable: \(error)"
     }
 }
 
@@ -105,17 +118,18 @@ struct Simulate: ParsableCommand {
         let totalSteps = steps ?? (episodes == nil ? 1000 : nil)
         let recorder = try record.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
         let bar = Progress(total: totalSteps ?? (episodes ?? 1) * 1000, label: "simulate \(name)")
-        let summary = try runRollout(env: env, policy: policy, episodes: episodes, steps: totalSteps, seed: seed,
-                                     recorder: recorder, progress: { done, _ in bar.update(done) })
+        let summary = try runEpisodes(env: env, policy: policy, episodes: episodes, steps: totalSteps, seed: seed,
+                                      recorder: recorder, progress: { done, _ in bar.update(done) })
         bar.update(totalSteps ?? summary.steps)
         try recorder?.close()
-        say("\(name): \(summary.episodes) episode(s), \(summary.steps) steps, \(String(format: "%.2f", summary.simulatedSeconds)) s simulated in \(String(format: "%.2f", summary.wallSeconds)) s wall")
-        say("mean return \(String(format: "%.3f", summary.meanReturn)), mean cost \(String(format: "%.3f", summary.meanCost)), falls \(summary.falls), diverged \(summary.diverged)")
+        say("\(name): \(summary.episodes.count) episode(s), \(summary.steps) steps, \(String(format: "%.2f", summary.simulatedSeconds)) s simulated in \(String(format: "%.2f", summary.wallSeconds)) s wall")
+        say("mean return \(String(format: "%.3f", summary.meanReturn)), mean cost \(String(format: "%.3f", summary.meanCost)), falls \(summary.falls), diverged \(summary.diverged), successes \(summary.successes)")
         if let record { say("recorded \(summary.steps) rows to \(record)") }
         if common.json {
-            var o: [String: Any] = ["env": name, "episodes": summary.episodes, "steps": summary.steps,
+            var o: [String: Any] = ["env": name, "episodes": summary.episodes.count, "steps": summary.steps,
                                     "mean_return": summary.meanReturn, "returns": summary.returns, "mean_cost": summary.meanCost,
                                     "falls": summary.falls, "diverged": summary.diverged, "successes": summary.successes,
+                                    "success_rate": summary.successRate, "safety_violations": summary.safetyViolations,
                                     "simulated_seconds": summary.simulatedSeconds, "wall_seconds": summary.wallSeconds]
             if let v = summary.meanForwardSpeed { o["mean_forward_speed"] = v }
             if let record { o["record"] = record }

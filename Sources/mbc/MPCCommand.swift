@@ -5,6 +5,7 @@ import Environments
 import Foundation
 import Dynamics
 import Planning
+import Recording
 
 struct MPC: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,36 +37,35 @@ struct MPC: ParsableCommand {
             cfg.planner.kind = kind
         }
         guard let kind = EnvironmentKind(rawValue: cfg.env) else { throw ValidationError("unknown environment '\(cfg.env)'") }
-        if !cfg.model.isEmpty {
-            let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
-            switch kind {
-            case .armReach:
-                if let mode = ensemble.provenance["arm.controlMode"], mode != cfg.arm.controlMode.rawValue {
-                    throw ValidationError("\(cfg.model) was trained on arm-reach data in \(mode) control, but this run's arm is in \(cfg.arm.controlMode.rawValue) control (the model's action.<joint> columns would mean something else); set arm.controlMode: \(mode) in the config")
-                }
-                let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
-                _ = try env.modelState(names: ensemble.stateNames, observation: env.observation())  // every state column readable
-                let task = try ArmReachModelTask(env: env, stateNames: ensemble.stateNames, actionNames: ensemble.actionNames)
-                let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
-                                                    maxCandidates: cfg.planner.maximumPopulation,
-                                                    terminationPenalty: cfg.terminationPenalty, seed: cfg.seed)
-                try go(env, model: .ensemble(rollouts), cfg,
-                       describe: "learned ensemble \(cfg.model), \(rollouts.particles) particles \(cfg.propagation.rawValue)")
-            case .quadrupedWalk:
-                throw ValidationError("MPC on a learned model has a closed-form task cost for arm-reach only; plan the quadruped on the simulator (omit --model)")
-            }
+        switch kind {
+        case .armReach: try plan(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
+        case .quadrupedWalk: try plan(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
+        }
+    }
+
+    /// MPC on the simulator (worker copies made by `make`), or on the learned ensemble `cfg.model` scored by the
+    /// task's closed form.
+    func plan<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ cfg: SimulatorMPCConfig, make: () throws -> RobotEnv<T>) throws {
+        guard !cfg.model.isEmpty else {
+            let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
+                                                 safetyWeight: cfg.safetyWeight, make: make)
+            try go(env, model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
             return
         }
-        switch kind {
-        case .armReach:
-            let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
-                                                 safetyWeight: cfg.safetyWeight) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
-            try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
-        case .quadrupedWalk:
-            let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
-                                                 safetyWeight: cfg.safetyWeight) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
-            try go(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
+        let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
+        // the model's data must mean what this run's commands mean (e.g. the arm's control mode)
+        for (key, value) in env.task.modelProvenance.sorted(by: { $0.key < $1.key }) {
+            if let trained = ensemble.provenance[key], trained != value {
+                throw ValidationError("\(cfg.model) was trained on data with \(key) = \(trained), but this run has \(key) = \(value) (the model's action.<joint> columns would mean something else); set \(key): \(trained) in the config")
+            }
         }
+        _ = try env.modelState(names: ensemble.stateNames, observation: env.observation())  // every state column readable
+        let task = try env.task.modelTask(stateNames: ensemble.stateNames, actionNames: ensemble.actionNames)
+        let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
+                                            maxCandidates: cfg.planner.maximumPopulation,
+                                            terminationPenalty: cfg.terminationPenalty, safetyWeight: cfg.safetyWeight, seed: cfg.seed)
+        try go(env, model: .ensemble(rollouts), cfg,
+               describe: "learned ensemble \(cfg.model), \(rollouts.particles) particles \(cfg.propagation.rawValue)")
     }
 
     func go<E: RobotEnvironment>(_ env: E, model: MPCModel<E>, _ cfg: SimulatorMPCConfig, describe: String) throws {
@@ -82,12 +82,16 @@ struct MPC: ParsableCommand {
         }
         if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         try recorder?.close()
-        let timing = PlanningTimeStatistics(durations: episodes.flatMap(\.planningSeconds))
+        let timing = PlanningTimeStatistics(durations: episodes.flatMap(\.actSeconds))
         let (mean, p95) = (timing.meanSeconds, timing.p95Seconds)
         let successes = episodes.filter(\.success).count
         for e in episodes {
-            say(String(format: "seed %llu: %@ in %d steps, return %.2f%@", e.seed, e.success ? "success" : (e.fell ? "fell" : "no success"),
-                       e.steps, e.totalReturn, e.timeToSuccess.map { String(format: ", reached at %.2f s", $0) } ?? ""))
+            var line = String(format: "seed %llu: %@ in %d steps, return %.2f", e.seed, e.success ? "success" : (e.fell ? "fell" : "no success"),
+                              e.steps, e.totalReturn)
+            if let t = e.timeToSuccess { line += String(format: ", reached at %.2f s", t) }
+            if let v = e.meanForwardSpeed { line += String(format: ", forward %.3f m/s", v) }
+            if e.safetyViolations > 0 { line += ", \(e.safetyViolations) unsafe steps" }
+            say(line)
         }
         say(String(format: "%d episodes: success rate %.2f, mean return %.2f, falls %d, safety violations %d, planning %.1f ms mean / %.1f ms p95 (%@, horizon %d, %@)",
                    episodes.count, Double(successes) / Double(max(episodes.count, 1)),
@@ -101,6 +105,7 @@ struct MPC: ParsableCommand {
                                     "safety_violations": episodes.map(\.safetyViolations).reduce(0, +),
                                     "planning_ms_mean": mean * 1000, "planning_ms_p95": p95 * 1000,
                                     "time_to_success": episodes.compactMap(\.timeToSuccess),
+                                    "returns": episodes.map(\.totalReturn),
                                     "model": cfg.model.isEmpty ? "simulator" : cfg.model]
             let speeds = episodes.compactMap(\.meanForwardSpeed)
             if !speeds.isEmpty { o["mean_forward_speed"] = speeds.reduce(0, +) / Double(speeds.count) }

@@ -22,13 +22,15 @@ struct PETS: ParsableCommand {
         if let output { cfg.output = output }
         if let iterations { cfg.iterations = iterations }
         if let evaluationEpisodes { cfg.evaluationEpisodes = evaluationEpisodes }
-        guard cfg.env == EnvironmentKind.armReach.rawValue else {
-            throw ValidationError("pets: environment '\(cfg.env)' has no closed-form task cost yet; use arm-reach")
+        guard let kind = EnvironmentKind(rawValue: cfg.env) else { throw ValidationError("pets: unknown environment '\(cfg.env)'") }
+        switch kind {
+        case .armReach: try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg)
+        case .quadrupedWalk: try go(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg)
         }
-        let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
-        let runner = PETSRunner(config: cfg, env: env) { stateNames, actionNames in
-            try ArmReachModelTask(env: env, stateNames: stateNames, actionNames: actionNames)
-        }
+    }
+
+    func go<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ cfg: PETSConfig) throws {
+        let runner = PETSRunner(config: cfg, env: env)
         let tty = isatty(2) != 0
         func status(_ line: String) {
             FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + line + (tty ? "" : "\n")).data(using: .utf8)!)
@@ -38,8 +40,11 @@ struct PETS: ParsableCommand {
         }
         runner.onStep = { i, step, r, planning in
             if step % 10 == 0 || r.done {
-                status(String(format: "iteration %d step %d cost %.3f distance %.3f planning %.0f ms real-time factor %.2f",
-                              i, step, -r.reward, r.info["distance"] ?? .nan, planning * 1000, env.controlTimeStep / max(planning, 1e-9)))
+                var line = String(format: "iteration %d step %d cost %.3f planning %.0f ms real-time factor %.2f",
+                                  i, step, -r.reward, planning * 1000, env.controlTimeStep / max(planning, 1e-9))
+                if let d = r.info["distance"] { line += String(format: " distance %.3f m", d) }
+                if let v = r.info["forward_velocity"] { line += String(format: " forward %.2f m/s", v) }
+                status(line)
             }
         }
         runner.onIteration = { it in
@@ -50,22 +55,28 @@ struct PETS: ParsableCommand {
         }
         let start = Date()
         let history = try runner.run(resume: resume)
-        var evaluation: [MPCEpisode] = []
+        var evaluation: [EpisodeResult] = []
         if cfg.evaluationEpisodes > 0 {
             say("evaluating the final model on \(cfg.evaluationEpisodes) new targets (seeds \(cfg.evaluationSeed)…)")
             evaluation = try runner.evaluate { ep, step, r, planning in
                 if step % 10 == 0 || r.done || r.info["success"] == 1 {
-                    status(String(format: "evaluation episode %d step %d distance %.3f planning %.0f ms", ep, step, r.info["distance"] ?? .nan, planning * 1000))
+                    var line = String(format: "evaluation episode %d step %d planning %.0f ms", ep, step, planning * 1000)
+                    if let d = r.info["distance"] { line += String(format: " distance %.3f m", d) }
+                    if let v = r.info["forward_velocity"] { line += String(format: " forward %.2f m/s", v) }
+                    status(line)
                 }
             }
             if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
             for e in evaluation {
-                say(String(format: "  seed %llu: %@%@", e.seed, e.success ? "success" : "no success",
-                           e.timeToSuccess.map { String(format: " at %.2f s", $0) } ?? String(format: ", final distance %.3f m", e.finalDistance ?? .nan)))
+                var line = String(format: "  seed %llu: %@, return %.2f", e.seed, e.success ? "success" : (e.fell ? "fell" : "no success"), e.totalReturn)
+                if let t = e.timeToSuccess { line += String(format: ", reached at %.2f s", t) } else if let d = e.finalDistance { line += String(format: ", final distance %.3f m", d) }
+                if let v = e.meanForwardSpeed { line += String(format: ", mean forward speed %.3f m/s", v) }
+                if e.safetyViolations > 0 { line += ", \(e.safetyViolations) unsafe steps" }
+                say(line)
             }
         }
         let successRate = evaluation.isEmpty ? Double.nan : Double(evaluation.filter(\.success).count) / Double(evaluation.count)
-        let planning = (evaluation.flatMap(\.planningSeconds)).sorted()
+        let planning = (evaluation.flatMap(\.actSeconds)).sorted()
         let timing = PlanningTimeStatistics(durations: planning)
         say(String(format: "PETS: %d data episodes; evaluation success rate %.2f over %d targets; planning %.0f ms mean / %.0f ms p95; %.0f s",
                    history.last?.dataEpisodes ?? 0, successRate, evaluation.count, timing.meanSeconds * 1000, timing.p95Seconds * 1000,
@@ -75,7 +86,9 @@ struct PETS: ParsableCommand {
             printJSON([
                 "episodes": evaluation.count, "success_rate": successRate,
                 "mean_return": evaluation.isEmpty ? Double.nan : evaluation.map(\.totalReturn).reduce(0, +) / Double(evaluation.count),
-                "falls": evaluation.filter(\.fell).count, "safety_violations": evaluation.map(\.safetyViolations).reduce(0, +),
+                "falls": evaluation.filter(\.fell).count, "returns": evaluation.map(\.totalReturn),
+                "mean_forward_speed": evaluation.compactMap(\.meanForwardSpeed).isEmpty ? Double.nan
+                    : evaluation.compactMap(\.meanForwardSpeed).reduce(0, +) / Double(evaluation.compactMap(\.meanForwardSpeed).count), "safety_violations": evaluation.map(\.safetyViolations).reduce(0, +),
                 "planning_ms_mean": timing.meanSeconds * 1000, "planning_ms_p95": timing.p95Seconds * 1000,
                 "data_episodes": history.last?.dataEpisodes ?? 0,
                 "curve": history.map { ["iteration": $0.iteration, "data_episodes": $0.dataEpisodes, "success": $0.success,

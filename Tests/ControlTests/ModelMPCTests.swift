@@ -37,13 +37,13 @@ private final class ToyTask: ModelTask {
     let stateNames = ["joint_state.position.j", "joint_state.velocity.j"]
     let actionNames = ["action.j"]
     let actionDimension = 1
-    func update(from env: any RobotEnvironment) {}
     func modelActions(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
         out.update(from: actions, count: rows)
     }
-    func stepCost(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, next: UnsafePointer<Float>, rows: Int,
-                  cost: UnsafeMutablePointer<Float>, terminated: UnsafeMutablePointer<UInt8>) {
-        for r in 0..<rows { cost[r] = next[2 * r] * next[2 * r] + 0.01 * actions[r] * actions[r]; terminated[r] = 0 }
+    func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                  next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                  terminated: UnsafeMutablePointer<UInt8>) {
+        for r in 0..<rows { reward[r] = -(next[2 * r] * next[2 * r] + 0.01 * actions[r] * actions[r]); cost[r] = 0; terminated[r] = 0 }
     }
 }
 
@@ -156,7 +156,7 @@ struct EnsemblePlanningTests {
         let stateNames = joints.map(LogColumns.jointPosition).sorted() + joints.map(LogColumns.jointVelocity).sorted()
         let actionNames = joints.map(LogColumns.action).sorted()
         let task = try ArmReachModelTask(env: env, stateNames: stateNames, actionNames: actionNames)
-        task.update(from: env)
+        task.update()
         var rng = SeededRNG(seed: 5)
         let action = (0..<7).map { _ in rng.uniform(-1, 1) }
         let state = try env.modelState(names: stateNames, observation: env.observation())

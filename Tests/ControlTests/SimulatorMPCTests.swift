@@ -36,7 +36,7 @@ struct SimulatorMPCTests {
         _ = env.reset(seed: 5)
         let start = (env.endEffectorPosition - env.target).norm
         var last = start
-        _ = runSimulatorMPC(env: env, rollouts: rollouts, config: config) { _, _, r, _ in last = r.info["distance"] ?? last }
+        _ = try runMPC(env: env, model: .simulator(rollouts), config: config) { _, _, r, _ in last = r.info["distance"] ?? last }
         #expect(last < 0.5 * start, "distance \(last) m from \(start) m")
     }
 }

@@ -44,6 +44,11 @@ struct MBCTests {
         let j = try lastJSON(r.stdout)
         #expect(j["dof"] as? Int == 12)
         #expect(abs((j["total_mass"] as? Double ?? 0) - 12.453) < 0.01)
+        // the nominal physical parameters: one body per simulated body, masses summing to the total
+        let p = j["parameters"] as? [String: Any]
+        let bodies = p?["bodies"] as? [[String: Any]] ?? []
+        #expect(bodies.count == 13 && (p?["joints"] as? [Any])?.count == 12)
+        #expect(abs(bodies.compactMap { $0["mass"] as? Double }.reduce(0, +) - 12.453) < 0.01)
     }
 
     @Test("mbc info on a malformed URDF names the file and line")
@@ -244,6 +249,6 @@ struct DynamicsCLITests {
         #expect(m["episodes"] as? Int == 1 && (m["model"] as? String)?.hasSuffix("model.safetensors") == true)
         // the model remembers that its actions are PD targets: a torque-mode arm is refused with the reason
         let wrongMode = try mbc(["mpc", "--env", "arm-reach", "--model", out + "/model.safetensors", "--episodes", "1", "--max-steps", "1"])
-        #expect(wrongMode.status != 0 && wrongMode.stderr.contains("position control"), "\(wrongMode.stderr)")
+        #expect(wrongMode.status != 0 && wrongMode.stderr.contains("arm.controlMode = position") && wrongMode.stderr.contains("arm.controlMode = torque"), "\(wrongMode.stderr)")
     }
 }

@@ -73,18 +73,25 @@ odeb_world* odeb_world_create(const odeb_world_params* params, unsigned int seed
 void odeb_world_destroy(odeb_world* w);
 /// Replaces the world settings (live; takes effect at the next step).
 void odeb_world_set_params(odeb_world* w, const odeb_world_params* params);
+/// Copies the world settings in effect (max_contacts as clamped to 1…8).
+void odeb_world_get_params(const odeb_world* w, odeb_world_params* params);
 
 /// Adds a rigid body with its frame at the centre of mass. `inertia` (3×3 row-major, kg·m²) is about the
 /// COM in the body frame. Returns the body index or -1.
 int odeb_world_add_body(odeb_world* w, const double pos[3], const double quat[4], double mass, const double inertia[9]);
 /// Changes a body's mass and inertia (about the COM, body frame) on a live world.
 int odeb_body_set_mass(odeb_world* w, int body, double mass, const double inertia[9]);
+/// Reads a body's mass (kg) and inertia (about the COM, body frame, 3×3 row-major, kg·m²); either may be NULL.
+int odeb_body_get_mass(const odeb_world* w, int body, double* mass, double inertia[9]);
 /// Adds a collision geometry to `body`, placed at `rel_pos`/`rel_quat` in the body (COM) frame.
 /// `mu` < 0 uses the world's friction coefficient. Returns the geom index or -1.
 int odeb_world_add_geom(odeb_world* w, int body, int type, const double size[3], const double rel_pos[3],
                         const double rel_quat[4], double mu);
 /// Sets a geom's friction coefficient (< 0: the world's).
 int odeb_geom_set_friction(odeb_world* w, int geom, double mu);
+/// Moves a geom within its body: new pose `rel_pos`/`rel_quat` in the body (COM) frame (used when a body's
+/// centre of mass moves in its link frame).
+int odeb_geom_set_offset(odeb_world* w, int geom, const double rel_pos[3], const double rel_quat[4]);
 /// Adds a joint between `parent` (-1 = the static world) and `child`. `anchor` (m) and `axis` (unit) are in
 /// the world frame at the bodies' current poses, which are joint position `position`. When lower <= upper
 /// the joint has stops at [lower, upper]; a hinge's stops must lie within π of `position` (ODE measures
@@ -97,6 +104,13 @@ int odeb_world_add_joint(odeb_world* w, int type, int parent, int child, const d
                          double position, double lower, double upper, double damping, double friction);
 /// Changes a joint's damping and Coulomb friction on a live world.
 int odeb_joint_set_dynamics(odeb_world* w, int joint, double damping, double friction);
+/// Reads a joint's damping and Coulomb friction; either pointer may be NULL.
+int odeb_joint_get_dynamics(const odeb_world* w, int joint, double* damping, double* friction);
+/// Re-declares a joint's anchor and axis (world frame) with its bodies at the joint's build position (the
+/// caller puts them there first: hinge angle and slider offset are measured from these poses again), as
+/// odeb_world_add_joint did. Used after a body's centre of mass moved in its link frame: ODE keeps anchors
+/// in each body's COM frame. Stops, damping, friction and actuators are kept.
+int odeb_joint_reset_frame(odeb_world* w, int joint, const double anchor[3], const double axis[3]);
 
 /// Declares the actuators: actuator i drives joint `joints[i]` in `modes[i]`, with PD gains `kp`, `kd`
 /// (position mode), |torque| limit `effort_limit` (<= 0: unlimited), velocity limit `velocity_limit`
@@ -106,6 +120,12 @@ int odeb_joint_set_dynamics(odeb_world* w, int joint, double damping, double fri
 int odeb_world_set_actuators(odeb_world* w, int n, const int* joints, const int* modes, const double* kp,
                              const double* kd, const double* effort_limit, const double* velocity_limit,
                              const double* strength);
+
+/// Changes actuator `i`'s mode, PD gains and strength on a live world (joint, effort and velocity limits
+/// unchanged). Returns 0 or -1.
+int odeb_world_set_actuator(odeb_world* w, int i, int mode, double kp, double kd, double strength);
+/// Reads actuator `i`'s mode, gains and strength; any pointer may be NULL.
+int odeb_world_get_actuator(const odeb_world* w, int i, int* mode, double* kp, double* kd, double* strength);
 
 /// Advances `substeps` physics steps holding `command` (one per actuator) constant; PD torques are
 /// recomputed every substep. `applied` (actuators, may be NULL) receives the mean actuator torque over the

@@ -34,7 +34,7 @@ public struct ReplayResult: Sendable {
 }
 
 /// Replays `table` (read from a log) on `model`, optionally recording the simulated rollout.
-/// - Throws: `LogError` for missing columns or bad timestamps (naming the column/row), `SimulationError`
+/// - Throws: `DataFormatError` for missing columns or bad timestamps (naming the column/row), `SimulationError`
 ///   when the simulation diverges.
 public func replayLog(model: RobotModel, table: LogTable, options: ReplayOptions = ReplayOptions(),
                       record: URL? = nil) throws -> ReplayResult {
@@ -94,7 +94,7 @@ public func replayLog(model: RobotModel, table: LogTable, options: ReplayOptions
         // hold the torques over this row's interval (the next row's timestamp, or the previous interval)
         var interval = r + 1 < table.rows && episode[r + 1] == episode[r] ? time[r + 1] - time[r] : (r > 0 ? time[r] - time[r - 1] : dt)
         if !(interval > 0) {
-            throw LogError(kind: .nonMonotonicTimestamp, file: source, row: r + 2, column: LogColumns.timestamp,
+            throw DataFormatError(kind: .nonMonotonicTimestamp, file: source, row: r + 2, column: LogColumns.timestamp,
                            message: "timestamp does not increase after row \(r + 1)")
         }
         interval = max(interval, dt)
