@@ -102,6 +102,3 @@ public struct DataFormatError: Error, CustomStringConvertible, Sendable, Equatab
         return min(previous[b.count], cap)
     }
 }
-
-/// The name this error had when it served only CSV logs; kept so that code written against it still builds.
-public typealias LogError = DataFormatError
