@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "mbc", targets: ["mbc"]),
         .library(name: "ModelBasedControl",
-                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "Planning", "Control", "LinAlg"]),
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Datasets", "NeuralNets", "Dynamics", "Planning", "Control", "LinAlg", "Configuration"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,10 +38,10 @@ let package = Package(
         .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets", "LinAlg"]),
         .target(name: "Planning", dependencies: ["ControlCore"]),
         .target(name: "Control", dependencies: ["ControlCore", "Environments", "Planning", "Dynamics", "Datasets", "Robots"]),
+        .target(name: "Configuration", dependencies: ["ControlCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "mbc", dependencies: [
-            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "LinAlg",
+            "ControlCore", "Physics", "Robots", "Environments", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "LinAlg", "Configuration",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Yams", package: "Yams"),
         ]),
 
         // MARK: - Tests (one target per module)
@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "ControlCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Planning", "ControlCore", "Dynamics", "Datasets", "Robots"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),
     ],
     cxxLanguageStandard: .cxx17

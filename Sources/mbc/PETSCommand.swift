@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Control
 import ControlCore
 import Dynamics
@@ -10,20 +11,30 @@ struct PETS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pets",
         abstract: "PETS (Chua et al. 2018): collect random data, fit a probabilistic ensemble, plan with CEM on it, repeat; resumable.")
-    @Option(help: "YAML run settings (see configs/pets-arm.yaml).") var config: String?
-    @Option(help: "Override the output directory.") var output: String?
+    @OptionGroup var configOptions: ConfigOptions
+    @Option(name: [.customLong("run-dir"), .customLong("output")],
+            help: "Run directory (the config's `output`, default out/pets-arm): config.yaml, data, model, metrics, state.json. --output is the older name.")
+    var runDir: String?
     @Option(help: "Override the number of MPC iterations.") var iterations: Int?
     @Option(help: "Override the evaluation episodes after the last iteration (0: none).") var evaluationEpisodes: Int?
-    @Flag(help: "Continue the run found in the output directory (after a kill).") var resume = false
+    @Flag(help: "Continue the run found in the run directory (after a kill); refused when its config.yaml differs from this run's settings.") var resume = false
+    @Flag(help: "With --resume, continue even though the settings differ from the stored config.yaml (which is replaced).") var forceConfig = false
+    @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        var cfg = try config.map { try loadConfig(PETSConfig(), from: $0) } ?? PETSConfig()
-        if let output { cfg.output = output }
-        if let iterations { cfg.iterations = iterations }
-        if let evaluationEpisodes { cfg.evaluationEpisodes = evaluationEpisodes }
-        guard cfg.env == EnvironmentKind.armReach.rawValue else {
-            throw ValidationError("pets: environment '\(cfg.env)' has no closed-form task cost yet; use arm-reach")
+        eventOptions.activate()
+        var cfg = try configOptions.load(PETSConfig(), extra: override("output", string: runDir, option: "run-dir")
+            + override("iterations", iterations, option: "iterations") + override("evaluationEpisodes", evaluationEpisodes, option: "evaluation-episodes"))
+        guard cfg.env == .armReach else {
+            throw ValidationError("pets: environment '\(cfg.env.rawValue)' has no closed-form task cost yet; use arm-reach")
+        }
+        cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
+        try prepareRun(RunDirectory(path: cfg.output), config: cfg, defaults: PETSConfig(), command: "pets", resume: resume,
+                       forceConfig: forceConfig, resumable: true)
+        let output = cfg.output
+        Interrupts.shared.install {
+            "the run in \(output) keeps every completed iteration (state.json); continue it with: mbc pets --run-dir \(output) --resume"
         }
         let env = try ArmReachEnv(config: cfg.arm, seed: cfg.seed)
         let runner = PETSRunner(config: cfg, env: env) { stateNames, actionNames in
@@ -34,15 +45,21 @@ struct PETS: ParsableCommand {
             FileHandle.standardError.write(((tty ? "\r\u{1B}[K" : "") + line + (tty ? "" : "\n")).data(using: .utf8)!)
         }
         runner.onFitEpoch = { r in
+            Events.shared.progress(step: r.epoch, metrics: ["train_nll": r.trainLoss, "holdout_mse": r.holdoutMSE.min() ?? .nan], ["phase": "fit"])
             if tty { status(String(format: "fit: epoch %d train NLL %.4f holdout MSE %.5f", r.epoch, r.trainLoss, r.holdoutMSE.min() ?? .nan)) }
         }
         runner.onStep = { i, step, r, planning in
+            Events.shared.progress(step: step, metrics: ["cost": -r.reward, "planning_ms": planning * 1000].merging(r.info) { a, _ in a },
+                                   ["phase": "episode", "iteration": i])
             if step % 10 == 0 || r.done {
                 status(String(format: "iteration %d step %d cost %.3f distance %.3f planning %.0f ms real-time factor %.2f",
                               i, step, -r.reward, r.info["distance"] ?? .nan, planning * 1000, env.controlTimeStep / max(planning, 1e-9)))
             }
         }
         runner.onIteration = { it in
+            Events.shared.emit("checkpoint", ["step": it.iteration, "path": output,
+                                              "metrics": ["return": it.episodeReturn, "success": it.success ? 1.0 : 0.0,
+                                                          "holdout_mse": it.holdoutMSE, "data_episodes": Double(it.dataEpisodes)]])
             if tty { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) }
             say(String(format: "iteration %d: %d episodes (%d transitions) return %.2f %@ final distance %.3f m, fit %d epochs (%.1f s, holdout MSE %.4f), planning %.0f ms mean",
                        it.iteration, it.dataEpisodes, it.transitions, it.episodeReturn, it.success ? "success" : "no success",
@@ -54,6 +71,8 @@ struct PETS: ParsableCommand {
         if cfg.evaluationEpisodes > 0 {
             say("evaluating the final model on \(cfg.evaluationEpisodes) new targets (seeds \(cfg.evaluationSeed)…)")
             evaluation = try runner.evaluate { ep, step, r, planning in
+                Events.shared.progress(step: step, metrics: ["planning_ms": planning * 1000].merging(r.info) { a, _ in a },
+                                       ["phase": "evaluation", "episode": ep])
                 if step % 10 == 0 || r.done || r.info["success"] == 1 {
                     status(String(format: "evaluation episode %d step %d distance %.3f planning %.0f ms", ep, step, r.info["distance"] ?? .nan, planning * 1000))
                 }
@@ -71,7 +90,7 @@ struct PETS: ParsableCommand {
                    history.last?.dataEpisodes ?? 0, successRate, evaluation.count, timing.meanSeconds * 1000, timing.p95Seconds * 1000,
                    Date().timeIntervalSince(start)))
         say("metrics: \(cfg.output)/metrics/metrics.csv and TensorBoard events (tensorboard --logdir \(cfg.output)), model: \(cfg.output)/model.safetensors")
-        if common.json {
+        if common.json || eventOptions.events {
             printJSON([
                 "episodes": evaluation.count, "success_rate": successRate,
                 "mean_return": evaluation.isEmpty ? Double.nan : evaluation.map(\.totalReturn).reduce(0, +) / Double(evaluation.count),
