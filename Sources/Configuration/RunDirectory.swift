@@ -43,22 +43,26 @@ public struct RunDirectory: Sendable {
     ///   - resume: continue the run stored here: a stored `config.yaml` is loaded (as `T`, over the defaults
     ///     in `defaults`) and compared with `config` key by key; any difference is refused, naming the key
     ///     paths, unless `forceConfig`, in which case the new configuration replaces the stored one.
+    ///   - allowedChanges: key paths that may differ on resume without `forceConfig` (how far to run, e.g.
+    ///     PETS' `iterations`: continuing a run with more iterations is what resuming is for).
     ///   - resumable: the command can resume (a new run then refuses a directory that already holds one,
     ///     rather than mixing two runs); a command that cannot resume replaces `config.yaml`.
     ///   - header: comment lines at the top of `config.yaml` (e.g. the command).
     /// - Returns: the key paths whose values differ from the stored configuration (empty unless resuming
-    ///   with `forceConfig`).
+    ///   with `forceConfig` or with changes of `allowedChanges`); `config.yaml` then holds the new values.
     @discardableResult
     public func prepare<T: Codable & ConfigRanges>(config: T, defaults: T, resume: Bool, forceConfig: Bool = false,
-                                                   resumable: Bool, header: [String] = []) throws -> [String] {
+                                                   allowedChanges: Set<String> = [], resumable: Bool,
+                                                   header: [String] = []) throws -> [String] {
         var differences: [String] = []
         if resume, hasConfig {
             let stored = try ConfigLoader().load(defaults, file: configURL.path)
             let changes = try Self.differences(stored, config)
-            if !changes.isEmpty && !forceConfig {
-                let list = changes.map { "\($0.keyPath) (\($0.stored) → \($0.new))" }.joined(separator: ", ")
+            let refused = changes.filter { !allowedChanges.contains($0.keyPath) }
+            if !refused.isEmpty && !forceConfig {
+                let list = refused.map { "\($0.keyPath) (\($0.stored) → \($0.new))" }.joined(separator: ", ")
                 throw Refusal(message: "\(url.path): this run's settings differ from its stored \(Self.configFileName) at \(list); resume with the stored settings, or pass --force-config to continue with the new ones",
-                              differingKeys: changes.map(\.keyPath))
+                              differingKeys: refused.map(\.keyPath))
             }
             differences = changes.map(\.keyPath)
         } else if !resume, resumable, hasConfig {

@@ -17,7 +17,7 @@ struct PETS: ParsableCommand {
     var runDir: String?
     @Option(help: "Override the number of MPC iterations.") var iterations: Int?
     @Option(help: "Override the evaluation episodes after the last iteration (0: none).") var evaluationEpisodes: Int?
-    @Flag(help: "Continue the run found in the run directory (after a kill); refused when its config.yaml differs from this run's settings.") var resume = false
+    @Flag(help: "Continue the run found in the run directory (after a kill); refused when its config.yaml differs from this run's settings (other than iterations and the evaluation).") var resume = false
     @Flag(help: "With --resume, continue even though the settings differ from the stored config.yaml (which is replaced).") var forceConfig = false
     @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
@@ -30,8 +30,9 @@ struct PETS: ParsableCommand {
             throw ValidationError("pets: environment '\(cfg.env.rawValue)' has no closed-form task cost yet; use arm-reach")
         }
         cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
+        // resuming may run further (more iterations, another evaluation); anything else must match config.yaml
         try prepareRun(RunDirectory(path: cfg.output), config: cfg, defaults: PETSConfig(), command: "pets", resume: resume,
-                       forceConfig: forceConfig, resumable: true)
+                       forceConfig: forceConfig, allowedChanges: ["iterations", "evaluationEpisodes", "evaluationSeed"], resumable: true)
         let output = cfg.output
         Interrupts.shared.install {
             "the run in \(output) keeps every completed iteration (state.json); continue it with: mbc pets --run-dir \(output) --resume"

@@ -72,13 +72,14 @@ struct RunOptions: ParsableArguments {
 /// Creates `dir` and writes `config` there as config.yaml (see `RunDirectory.prepare`); with `--resume`
 /// and `forceConfig`, names on stderr the keys that changed.
 func prepareRun<T: Codable & ConfigRanges>(_ dir: RunDirectory, config: T, defaults: T, command: String, resume: Bool = false,
-                                           forceConfig: Bool = false, resumable: Bool = false) throws {
+                                           forceConfig: Bool = false, allowedChanges: Set<String> = [], resumable: Bool = false) throws {
     let stamp = ISO8601DateFormatter().string(from: Date())
-    let changed = try dir.prepare(config: config, defaults: defaults, resume: resume, forceConfig: forceConfig, resumable: resumable,
+    let changed = try dir.prepare(config: config, defaults: defaults, resume: resume, forceConfig: forceConfig,
+                                  allowedChanges: allowedChanges, resumable: resumable,
                                   header: ["mbc \(command): resolved configuration (every value), written \(stamp).",
                                            "Run it again with: mbc \(command) --config \(dir.configURL.path)"])
     if !changed.isEmpty {
-        FileHandle.standardError.write(Data("warning: continuing \(dir.url.path) with changed settings: \(changed.joined(separator: ", "))\n".utf8))
+        FileHandle.standardError.write(Data("note: continuing \(dir.url.path) with changed settings: \(changed.joined(separator: ", "))\n".utf8))
     }
 }
 
