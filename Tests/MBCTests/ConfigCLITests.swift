@@ -130,8 +130,10 @@ struct ConfigCLITests {
         #expect(episodes(again.stdout) == episodes(ok.stdout) && episodes(ok.stdout).count == 1)
         #expect(try lastJSON(again.stdout)["mean_return"] as? Double == lastJSON(ok.stdout)["mean_return"] as? Double)
         // options are checked before anything runs
-        #expect(errorLine(try mbc(["simulate", "--steps", "0"]).stderr).contains("--steps must be in 1…1000000000, not 0"))
-        #expect(try mbc(["simulate", "--no-such-option"]).status != 0)
+        let steps = try mbc(["simulate", "--steps", "0"])
+        #expect(steps.status == 64 && steps.stderr.hasPrefix("Error: --steps must be in 1…1000000000, not 0\nUsage: mbc simulate"))
+        #expect(try mbc(["simulate", "--no-such-option"]).status == 64)
+        #expect(try mbc(["mpc", "--config", dir.appendingPathComponent("none.yaml").path]).status == 1)
     }
 
     @Test("pets --resume refuses a run whose config.yaml differs, naming the keys, unless --force-config; --run-dir is the output")
@@ -244,7 +246,7 @@ struct ConfigCLITests {
         #expect(errorLine(missing.stderr).hasPrefix("cannot find 'nowhere/arm.urdf'; looked in: \(dir.path)/nowhere/arm.urdf, \(packageRoot.standardizedFileURL.path)/nowhere/arm.urdf, "), "\(missing.stderr)")
     }
 
-    @Test("fit-dynamics writes its model and config.yaml into the run directory by default")
+    @Test("fit-dynamics writes its model and config.yaml into the run directory by default; its --events are epochs")
     func fitRunDirectory() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -254,9 +256,12 @@ struct ConfigCLITests {
         let run = dir.appendingPathComponent("fit").path
         let fit = try mbc(["fit-dynamics", "--data", log, "--config", "configs/dynamics.yaml", "--set", "members=2", "--set", "elites=1",
                            "--set", "hiddenLayers=[8]", "--set", "weightDecay=[0.00005, 0.0001]", "--set", "maxEpochs=1", "--seed", "4",
-                           "--run-dir", run, "--json"])
+                           "--run-dir", run, "--events"])
         #expect(fit.status == 0, "\(fit.stderr)")
-        #expect(try lastJSON(fit.stdout)["out"] as? String == run + "/model.safetensors")
+        let lines = try eventLines(fit.stdout)
+        #expect(lines.filter { $0["event"] as? String == "progress" }.map { $0["step"] as? Int } == [1])
+        #expect((lines.first?["metrics"] as? [String: Any])?["train_nll"] is Double)
+        #expect((lines.last?["summary"] as? [String: Any])?["out"] as? String == run + "/model.safetensors")
         #expect(FileManager.default.fileExists(atPath: run + "/model.safetensors"))
         #expect(try String(contentsOfFile: run + "/config.yaml", encoding: .utf8).contains("\nseed: 4\n"))
     }
