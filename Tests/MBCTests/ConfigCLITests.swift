@@ -5,10 +5,12 @@ import Testing
 import Glibc
 #endif
 
-/// The built `mbc`, started in `directory` (default: the package root) with stdout and stderr piped.
+/// The built `mbc` (the test target depends on it, so it is built first), started in `directory` (default:
+/// the package root) with stdout and stderr piped.
 func startMBC(_ arguments: [String], in directory: URL = packageRoot) throws -> (Process, Pipe, Pipe) {
     let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
     var dir = testBinary.deletingLastPathComponent()
+    // the .xctest bundle may be a directory on some platforms
     if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("mbc").path) { dir = dir.deletingLastPathComponent() }
     let process = Process()
     process.executableURL = dir.appendingPathComponent("mbc")

@@ -1,23 +1,9 @@
 import Foundation
 import Testing
 
-/// Runs the built `mbc` executable (the test target depends on it, so it is built first).
+/// Runs the built `mbc` executable (the test target depends on it, so it is built first) in the package root.
 func mbc(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var dir = testBinary.deletingLastPathComponent()
-    // the .xctest bundle may be a directory on some platforms
-    if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("mbc").path) { dir = dir.deletingLastPathComponent() }
-    let process = Process()
-    process.executableURL = dir.appendingPathComponent("mbc")
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    try mbc(arguments, in: packageRoot)
 }
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
