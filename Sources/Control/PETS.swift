@@ -12,10 +12,10 @@ import Recording
 /// The loop is Chua et al. 2018, Algorithm 1: collect `randomEpisodes` with uniform random actions, then
 /// for each iteration fit the probabilistic ensemble to all data so far (continuing from the previous
 /// weights, as mbrl-lib does), run one MPC episode on the learned model (CEM over TS-∞ particles), and
-/// append that episode to the data.
+/// append that episode to the data. Ranges: `PETSConfig+Ranges.swift`.
 public struct PETSConfig: Codable, Sendable {
     /// Environment: `arm-reach` (its settings in `arm`) or `quadruped-walk` (its settings in `quadruped`).
-    public var env: String = "arm-reach"
+    public var env: EnvironmentKind = .armReach
     /// Settings of the arm-reach environment (control mode, gains, episode length …); position control
     /// (PD targets, a joint-impedance arm driven from a planner) by default.
     public var arm: ArmReachConfig = {
@@ -127,7 +127,7 @@ public final class PETSRunner<E: RobotEnvironment> {
 
     /// What the model's data are (saved with the model).
     var provenance: [String: String] {
-        var p = ["env": config.env, "source": "mbc pets"]
+        var p = ["env": config.env.rawValue, "source": "mbc pets"]
         for (k, v) in taskProvenance { p[k] = v }
         return p
     }

@@ -60,9 +60,10 @@ struct UncheckedSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { 
 
 /// Settings of an MPC run (`mbc mpc --config …`), every default written out in configs/mpc-*.yaml.
 /// The model is the simulator itself unless `model` names an ensemble written by `fit-dynamics` or `pets`.
+/// Ranges: `SimulatorMPCConfig+Ranges.swift`.
 public struct SimulatorMPCConfig: Codable, Sendable {
     /// Environment: arm-reach or quadruped-walk.
-    public var env: String = "arm-reach"
+    public var env: EnvironmentKind = .armReach
     /// Settings of the arm-reach environment. Planning on a learned model needs the settings its data were
     /// recorded with (the meaning of `action.<joint>`: torques or PD targets).
     public var arm = ArmReachConfig()

@@ -32,16 +32,17 @@ extension ProbabilisticEnsemble {
     ///   valid safetensors file but not an ensemble of this format (naming what is missing).
     public static func load(from url: URL) throws -> ProbabilisticEnsemble {
         let file = try SafetensorsFile.read(url: url)
-        func meta<T: Decodable>(_ key: String, _ type: T.Type) throws -> T {
+        func meta<T: Decodable>(_ key: String, _ type: T.Type, decode: ((Data) throws -> T)? = nil) throws -> T {
             guard let text = file.metadata[key] else { throw DynamicsError.file("\(url.path): no '\(key)' in the safetensors metadata; not an mbc ensemble") }
-            do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            do { return try decode?(Data(text.utf8)) ?? JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
                 throw DynamicsError.file("\(url.path): metadata '\(key)' is not valid: \(error)")
             }
         }
         guard file.metadata["format"] == "mbc.probabilistic_ensemble.v1" else {
             throw DynamicsError.file("\(url.path): format '\(file.metadata["format"] ?? "none")' is not mbc.probabilistic_ensemble.v1")
         }
-        let model = try ProbabilisticEnsemble(config: meta("config", EnsembleConfig.self),
+        let model = try ProbabilisticEnsemble(config: meta("config", EnsembleConfig.self) {  // keys an older version did not write keep their defaults
+                                                  try ConfigCoding.decode(EnsembleConfig(), fromJSON: $0) },
                                               stateNames: meta("state_names", [String].self),
                                               actionNames: meta("action_names", [String].self))
         var failure: Error?

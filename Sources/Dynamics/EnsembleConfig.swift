@@ -1,7 +1,10 @@
 import Foundation
+import NeuralNets
 
 /// Settings of a probabilistic ensemble (PETS, Chua et al. 2018; MBPO, Janner et al. 2019), every default
-/// written out in `configs/dynamics.yaml`.
+/// written out in `configs/dynamics.yaml`. Decoding is synthesized; documents that name only some keys
+/// (a YAML file, the settings stored in a model written by an older version) are merged over the defaults
+/// by `ConfigCoding.decode(_:fromJSON:)`. Ranges: `EnsembleConfig+Ranges.swift`.
 public struct EnsembleConfig: Codable, Sendable, Hashable {
     /// Ensemble members E (MBPO: 7) and elites kept for prediction (MBPO: 5; PETS uses all 5 of 5).
     public var members: Int = 7
@@ -9,10 +12,10 @@ public struct EnsembleConfig: Codable, Sendable, Hashable {
     /// Hidden layer widths (PETS/MBPO: 4 × 200).
     public var hiddenLayers: [Int] = [200, 200, 200, 200]
     /// Hidden activation: silu (MBPO's swish), relu, tanh, elu.
-    public var activation: String = "silu"
+    public var activation: HiddenActivation = .silu
     /// Weight initialization: `truncated-normal` (PETS/mbrl-lib: N(0, 1/(4·fan_in)) cut at ±2σ),
     /// `he-uniform` or `xavier-uniform`.
-    public var initialization: String = "truncated-normal"
+    public var initialization: WeightInitialization = .truncatedNormal
     /// Adam learning rate (MBPO: 1e-3).
     public var learningRate: Double = 1e-3
     /// L2 weight decay per layer, input to output (PETS: 2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4).
@@ -40,29 +43,4 @@ public struct EnsembleConfig: Codable, Sendable, Hashable {
     /// Seed of initialization, bootstrap and minibatch order.
     public var seed: UInt64 = 0
     public init() {}
-    enum CodingKeys: String, CodingKey { case members, elites, hiddenLayers, activation, initialization, learningRate, weightDecay, batchSize, maxEpochs, patience, minImprovement, holdoutFraction, bootstrap, gradientClip, initialMaxLogVariance, initialMinLogVariance, wrappedAngles, seed }
-
-    /// Decodes over the defaults: a key missing from a file written by an older version keeps its default.
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = EnsembleConfig()
-        members = try c.decodeIfPresent(Int.self, forKey: .members) ?? d.members
-        elites = try c.decodeIfPresent(Int.self, forKey: .elites) ?? d.elites
-        hiddenLayers = try c.decodeIfPresent([Int].self, forKey: .hiddenLayers) ?? d.hiddenLayers
-        activation = try c.decodeIfPresent(String.self, forKey: .activation) ?? d.activation
-        initialization = try c.decodeIfPresent(String.self, forKey: .initialization) ?? d.initialization
-        learningRate = try c.decodeIfPresent(Double.self, forKey: .learningRate) ?? d.learningRate
-        weightDecay = try c.decodeIfPresent([Double].self, forKey: .weightDecay) ?? d.weightDecay
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        maxEpochs = try c.decodeIfPresent(Int.self, forKey: .maxEpochs) ?? d.maxEpochs
-        patience = try c.decodeIfPresent(Int.self, forKey: .patience) ?? d.patience
-        minImprovement = try c.decodeIfPresent(Double.self, forKey: .minImprovement) ?? d.minImprovement
-        holdoutFraction = try c.decodeIfPresent(Double.self, forKey: .holdoutFraction) ?? d.holdoutFraction
-        bootstrap = try c.decodeIfPresent(Bool.self, forKey: .bootstrap) ?? d.bootstrap
-        gradientClip = try c.decodeIfPresent(Double.self, forKey: .gradientClip) ?? d.gradientClip
-        initialMaxLogVariance = try c.decodeIfPresent(Double.self, forKey: .initialMaxLogVariance) ?? d.initialMaxLogVariance
-        initialMinLogVariance = try c.decodeIfPresent(Double.self, forKey: .initialMinLogVariance) ?? d.initialMinLogVariance
-        wrappedAngles = try c.decodeIfPresent([String].self, forKey: .wrappedAngles) ?? d.wrappedAngles
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-    }
 }

@@ -63,9 +63,6 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
         guard config.members >= 1, config.elites >= 1, config.elites <= config.members else {
             throw DynamicsError.invalidConfig("elites (\(config.elites)) must be between 1 and members (\(config.members))")
         }
-        guard let act = Activation.allCases.first(where: { $0.description == config.activation && $0 != .identity }) else {
-            throw DynamicsError.invalidConfig("unknown activation '\(config.activation)' (relu, tanh, silu, elu)")
-        }
         guard config.weightDecay.count == config.hiddenLayers.count + 1 else {
             throw DynamicsError.invalidConfig("weightDecay needs \(config.hiddenLayers.count + 1) values (one per layer), got \(config.weightDecay.count)")
         }
@@ -75,17 +72,10 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
         angleDims = config.wrappedAngles.compactMap { stateNames.firstIndex(of: $0) }
         let q = ["base.orientation.w", "base.orientation.x", "base.orientation.y", "base.orientation.z"].map { stateNames.firstIndex(of: $0) }
         quaternionDims = q.allSatisfy { $0 != nil } ? q.map { $0! } : nil
-        let initialization: WeightInitialization
-        switch config.initialization {
-        case "truncated-normal": initialization = .truncatedNormal
-        case "he-uniform": initialization = .heUniform
-        case "xavier-uniform": initialization = .xavierUniform
-        default: throw DynamicsError.invalidConfig("unknown initialization '\(config.initialization)' (truncated-normal, he-uniform, xavier-uniform)")
-        }
         let inputSize = stateNames.count + angleDims.count + actionNames.count
         var rng = SeededRNG(seed: config.seed)
         var net = EnsembleMLP(members: config.members, widths: [inputSize] + config.hiddenLayers + [2 * stateNames.count],
-                              hiddenActivation: act, initialization: initialization, rng: &rng)
+                              hiddenActivation: config.activation.activation, initialization: config.initialization, rng: &rng)
         net.setWeightDecay(config.weightDecay.map { Float($0) })
         parameters = EnsembleParameters(net: net, bounds: LogVarianceBounds(
             outputSize: stateNames.count, max: Float(config.initialMaxLogVariance), min: Float(config.initialMinLogVariance)))

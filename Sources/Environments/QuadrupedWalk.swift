@@ -5,7 +5,8 @@ import Robots
 
 /// Settings of `QuadrupedWalkEnv`, every default written out (see `configs/quadruped-walk.yaml`).
 public struct QuadrupedWalkConfig: Codable, Sendable, Hashable {
-    /// URDF of the robot (relative paths resolve against the working directory, then the package's `robots/`).
+    /// URDF of the robot (a relative path is looked up as `ResourceLocator` describes: next to the config file,
+    /// the working directory, `$MBC_RESOURCES`, the installed resources).
     public var robot: String = "robots/quadruped.urdf"
     /// Physics time step, s. 4 ms: the largest step tried at which the robot stands as at 2 ms (trunk
     /// height within 1 mm, no divergence under random actions); at 10 ms the stance collapses
@@ -305,12 +306,9 @@ public func lowestPoint(_ shape: CollisionShape, at pose: Pose) -> Double {
     }
 }
 
-/// Resolves a resource path: as given (absolute, or relative to the working directory), else relative to
-/// the package root this module was built from (so `robots/quadruped.urdf` works from any directory).
-public func resolveResource(_ path: String) -> URL {
-    let direct = URL(fileURLWithPath: path)
-    if FileManager.default.fileExists(atPath: direct.path) { return direct }
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let bundled = packageRoot.appendingPathComponent(path)
-    return FileManager.default.fileExists(atPath: bundled.path) ? bundled : direct
+/// Resolves a resource path (a robot file) with `ResourceLocator`: as given when absolute, else relative to
+/// the working directory, `$MBC_RESOURCES`, the installed `share/mbc/`, or the checkout the executable was
+/// built in. - Throws: `ResourceNotFound` listing where it looked.
+public func resolveResource(_ path: String) throws -> URL {
+    try ResourceLocator().locate(path)
 }

@@ -127,15 +127,16 @@ func sumOfSquares(_ x: [Float]) -> Double {
 // MARK: - Initialization
 
 /// Deterministic initialization of a layer's weight matrix W (fan_in × fan_out) from a
-/// `SeededRNG`; biases always start at 0.
-public enum WeightInitialization: Sendable, Equatable, Codable {
+/// `SeededRNG`; biases always start at 0. Coded by name (`xavier-uniform`, `he-uniform`,
+/// `truncated-normal`), as configs write it.
+public enum WeightInitialization: String, Sendable, Equatable, Codable, CaseIterable, ConfigChoice {
     /// Glorot & Bengio (2010): W ~ U(−a, a), a = √(6 / (fan_in + fan_out)). For tanh/identity.
-    case xavierUniform
+    case xavierUniform = "xavier-uniform"
     /// He et al. (2015): W ~ U(−a, a), a = √(6 / fan_in) (variance 2 / fan_in). For the ReLU family.
-    case heUniform
+    case heUniform = "he-uniform"
     /// PETS (Chua et al. 2018) / mbrl-lib: W ~ N(0, σ²), σ = 1 / (2√fan_in), resampled
     /// outside ±2σ (a truncated normal).
-    case truncatedNormal
+    case truncatedNormal = "truncated-normal"
 
     /// The default for a layer followed by `activation`: He for relu/silu/elu, Xavier for
     /// tanh/identity.

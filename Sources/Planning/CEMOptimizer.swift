@@ -4,7 +4,8 @@ import Foundation
 // MARK: - Configuration
 
 /// Settings of ``CEMOptimizer``; defaults are the PETS values (Chua et al. 2018, appendix; ALGORITHMS.md).
-/// Decoding fills any missing key with its default.
+/// Decoding is synthesized; `ConfigCoding.decode(_:fromJSON:)` fills missing keys from the defaults.
+/// Ranges: `CEMConfiguration+Ranges.swift`.
 public struct CEMConfiguration: Codable, Sendable, Equatable {
     /// Candidates sampled per iteration, N. Default 500 (PETS).
     public var populationSize: Int = 500
@@ -25,23 +26,6 @@ public struct CEMConfiguration: Codable, Sendable, Equatable {
         self.populationSize = populationSize; self.eliteCount = eliteCount; self.iterations = iterations
         self.smoothing = smoothing; self.initialVarianceFraction = initialVarianceFraction
         self.minimumVarianceFraction = minimumVarianceFraction
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case populationSize, eliteCount, iterations, smoothing, initialVarianceFraction, minimumVarianceFraction
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = CEMConfiguration()
-        populationSize = try c.decodeIfPresent(Int.self, forKey: .populationSize) ?? d.populationSize
-        eliteCount = try c.decodeIfPresent(Int.self, forKey: .eliteCount) ?? d.eliteCount
-        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
-        smoothing = try c.decodeIfPresent(Double.self, forKey: .smoothing) ?? d.smoothing
-        initialVarianceFraction = try c.decodeIfPresent(Double.self, forKey: .initialVarianceFraction)
-            ?? d.initialVarianceFraction
-        minimumVarianceFraction = try c.decodeIfPresent(Double.self, forKey: .minimumVarianceFraction)
-            ?? d.minimumVarianceFraction
     }
 
     /// Checks the ranges stated on each field.

@@ -8,7 +8,8 @@ import Foundation
 /// N = 300, K = 10, I = 3, β = 2, γ = 1.25, ξ = 0.3, α = 0.1, σ_init = 0.5 (of the half range), mean added
 /// in the last iteration, first action of the best sample executed. (The paper uses β = 2.5 on some tasks
 /// and fewer samples in its "budget" settings; the authors' `i-cem-blitz` preset uses N = 40, β = 3.)
-/// Decoding fills any missing key with its default.
+/// Decoding is synthesized; `ConfigCoding.decode(_:fromJSON:)` fills missing keys from the defaults.
+/// Ranges: `ICEMConfiguration+Ranges.swift`.
 public struct ICEMConfiguration: Codable, Sendable, Equatable {
     /// Candidates in the first iteration, N. Default 300 (Pinneri et al. 2020).
     public var populationSize: Int = 300
@@ -49,30 +50,6 @@ public struct ICEMConfiguration: Codable, Sendable, Equatable {
         self.initialStdFraction = initialStdFraction; self.minimumStdFraction = minimumStdFraction
         self.addMeanInLastIteration = addMeanInLastIteration
         self.keepElitesAcrossCalls = keepElitesAcrossCalls; self.returnBestSample = returnBestSample
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case populationSize, eliteCount, iterations, noiseExponent, populationDecay, keptEliteFraction
-        case smoothing, initialStdFraction, minimumStdFraction, addMeanInLastIteration, keepElitesAcrossCalls, returnBestSample
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ICEMConfiguration()
-        populationSize = try c.decodeIfPresent(Int.self, forKey: .populationSize) ?? d.populationSize
-        eliteCount = try c.decodeIfPresent(Int.self, forKey: .eliteCount) ?? d.eliteCount
-        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
-        noiseExponent = try c.decodeIfPresent(Double.self, forKey: .noiseExponent) ?? d.noiseExponent
-        populationDecay = try c.decodeIfPresent(Double.self, forKey: .populationDecay) ?? d.populationDecay
-        keptEliteFraction = try c.decodeIfPresent(Double.self, forKey: .keptEliteFraction) ?? d.keptEliteFraction
-        smoothing = try c.decodeIfPresent(Double.self, forKey: .smoothing) ?? d.smoothing
-        initialStdFraction = try c.decodeIfPresent(Double.self, forKey: .initialStdFraction) ?? d.initialStdFraction
-        minimumStdFraction = try c.decodeIfPresent(Double.self, forKey: .minimumStdFraction) ?? d.minimumStdFraction
-        addMeanInLastIteration = try c.decodeIfPresent(Bool.self, forKey: .addMeanInLastIteration)
-            ?? d.addMeanInLastIteration
-        keepElitesAcrossCalls = try c.decodeIfPresent(Bool.self, forKey: .keepElitesAcrossCalls)
-            ?? d.keepElitesAcrossCalls
-        returnBestSample = try c.decodeIfPresent(Bool.self, forKey: .returnBestSample) ?? d.returnBestSample
     }
 
     /// Number of elites carried over, round(ξ·K).

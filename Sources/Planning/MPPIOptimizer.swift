@@ -3,7 +3,8 @@ import Foundation
 
 // MARK: - Configuration
 
-/// Settings of ``MPPIOptimizer``. Decoding fills any missing key with its default.
+/// Settings of ``MPPIOptimizer``. Decoding is synthesized; `ConfigCoding.decode(_:fromJSON:)` fills missing
+/// keys from the defaults. Ranges: `MPPIConfiguration+Ranges.swift`.
 ///
 /// Chosen defaults: N = 500 (matching the PETS CEM budget per iteration), λ = 1.0, σ = 0.5 of the half range
 /// (the same spread as CEM's initial (ub − lb)²/16 variance), 1 iteration per call (Williams et al. 2017 run
@@ -23,17 +24,6 @@ public struct MPPIConfiguration: Codable, Sendable, Equatable {
     public init(sampleCount: Int = 500, temperature: Double = 1.0, noiseStdFraction: Double = 0.5, iterations: Int = 1) {
         self.sampleCount = sampleCount; self.temperature = temperature
         self.noiseStdFraction = noiseStdFraction; self.iterations = iterations
-    }
-
-    private enum CodingKeys: String, CodingKey { case sampleCount, temperature, noiseStdFraction, iterations }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = MPPIConfiguration()
-        sampleCount = try c.decodeIfPresent(Int.self, forKey: .sampleCount) ?? d.sampleCount
-        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? d.temperature
-        noiseStdFraction = try c.decodeIfPresent(Double.self, forKey: .noiseStdFraction) ?? d.noiseStdFraction
-        iterations = try c.decodeIfPresent(Int.self, forKey: .iterations) ?? d.iterations
     }
 
     /// Checks the ranges stated on each field.

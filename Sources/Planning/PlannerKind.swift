@@ -33,7 +33,9 @@ public enum PlannerKind: String, CaseIterable, Codable, Sendable {
 // MARK: - Planner configuration
 
 /// Everything that configures model-predictive control with one of the optimizers (ALGORITHMS.md "MPC").
-/// Decoding fills any missing key with its default, so a YAML file need only name what it changes.
+/// Decoding is synthesized; the YAML loader (`Configuration.ConfigLoader`) and
+/// `ConfigCoding.decode(_:fromJSON:)` merge a document over the defaults, so it need only name what it
+/// changes. Ranges: `PlannerConfiguration+Ranges.swift`.
 public struct PlannerConfiguration: Codable, Sendable, Equatable {
     /// Which optimizer to use. Default `.cem`.
     public var kind: PlannerKind = .cem
@@ -62,22 +64,6 @@ public struct PlannerConfiguration: Codable, Sendable, Equatable {
                 mppi: MPPIConfiguration = MPPIConfiguration()) {
         self.kind = kind; self.horizon = horizon; self.replanInterval = replanInterval; self.warmStart = warmStart
         self.cem = cem; self.icem = icem; self.mppi = mppi
-    }
-
-    private enum CodingKeys: String, CodingKey { case kind, horizon, replanInterval, warmStart, actionRepeat, deadline, cem, icem, mppi }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = PlannerConfiguration()
-        kind = try c.decodeIfPresent(PlannerKind.self, forKey: .kind) ?? d.kind
-        horizon = try c.decodeIfPresent(Int.self, forKey: .horizon) ?? d.horizon
-        replanInterval = try c.decodeIfPresent(Int.self, forKey: .replanInterval) ?? d.replanInterval
-        warmStart = try c.decodeIfPresent(Bool.self, forKey: .warmStart) ?? d.warmStart
-        actionRepeat = try c.decodeIfPresent(Int.self, forKey: .actionRepeat) ?? d.actionRepeat
-        deadline = try c.decodeIfPresent(Double.self, forKey: .deadline) ?? d.deadline
-        cem = try c.decodeIfPresent(CEMConfiguration.self, forKey: .cem) ?? d.cem
-        icem = try c.decodeIfPresent(ICEMConfiguration.self, forKey: .icem) ?? d.icem
-        mppi = try c.decodeIfPresent(MPPIConfiguration.self, forKey: .mppi) ?? d.mppi
     }
 }
 

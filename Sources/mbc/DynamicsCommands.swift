@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import ControlCore
 import Datasets
 import Dynamics
@@ -25,23 +26,32 @@ struct FitDynamics: ParsableCommand {
         commandName: "fit-dynamics",
         abstract: "Train a probabilistic ensemble (PETS/MBPO) on logged transitions and write it as safetensors.")
     @Option(help: "Log: CSV in the log format (docs/LOG_FORMAT.md) or NPZ with D4RL names.") var data: String
-    @Option(help: "YAML with ensemble settings (defaults: configs/dynamics.yaml).") var config: String?
-    @Option(help: "Output safetensors file.") var out: String = "dynamics.safetensors"
+    @OptionGroup var configOptions: ConfigOptions
+    @Option(help: "Output safetensors file (default: model.safetensors in the run directory).") var out: String?
     @Option(help: "Comma-separated state columns (default: joint positions and velocities, + base state).") var state: String?
     @Option(help: "Comma-separated action columns (default: action.*).") var action: String?
+    @OptionGroup var runOptions: RunOptions
+    @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let cfg = try config.map { try loadConfig(EnsembleConfig(), from: $0) } ?? EnsembleConfig()
+        eventOptions.activate()
+        Interrupts.shared.install()
+        let cfg = try configOptions.load(EnsembleConfig())
         let spec = TransitionSpec(state: state?.split(separator: ",").map(String.init) ?? [],
                                   action: action?.split(separator: ",").map(String.init) ?? [])
         let dataset = try loadTransitions(data, spec: spec)
+        // the run directory (config.yaml, and the model unless --out) once the inputs are known to be good
+        let runDirectory = runOptions.directory(command: "fit-dynamics")
+        try prepareRun(runDirectory, config: cfg, defaults: EnsembleConfig(), command: "fit-dynamics")
+        let out = self.out ?? runDirectory.url.appendingPathComponent("model.safetensors").path
         say("\(dataset.count) transitions from \(Set(dataset.episodes).count) episode(s); state \(dataset.stateDimension), action \(dataset.actionDimension)")
         let model = try ProbabilisticEnsemble(config: cfg, stateNames: dataset.stateNames, actionNames: dataset.actionNames)
         let bar = Progress(total: cfg.maxEpochs, label: "fit-dynamics")
         let start = Date()
         let reports = try model.fit(dataset) { r in
             bar.update(r.epoch)
+            Events.shared.progress(step: r.epoch, metrics: ["train_nll": r.trainLoss, "holdout_mse": r.holdoutMSE.min() ?? .nan])
             let best = r.holdoutMSE.min() ?? .nan
             if !bar.tty { say(String(format: "epoch %3d  train NLL %.4f  holdout MSE (best member) %.5f", r.epoch, r.trainLoss, best)) }
         }
@@ -52,7 +62,7 @@ struct FitDynamics: ParsableCommand {
             say(String(format: "epoch %3d  train NLL %.4f  holdout MSE (best member) %.5f", r.epoch, r.trainLoss, r.holdoutMSE.min() ?? .nan))
         }
         say("elites \(model.eliteMembers) with holdout MSE \(model.eliteMembers.map { String(format: "%.5f", model.lastHoldoutMSE[$0]) }.joined(separator: ", ")) (normalized); wrote \(out) in \(String(format: "%.1f", wall)) s")
-        if common.json {
+        if common.json || eventOptions.events {
             printJSON(["transitions": dataset.count, "epochs": reports.count, "elites": model.eliteMembers,
                        "holdout_mse": model.lastHoldoutMSE, "train_loss": reports.last?.trainLoss ?? 0,
                        "out": out, "wall_seconds": wall])

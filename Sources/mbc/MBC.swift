@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import ControlCore
 import Datasets
 import Environments
@@ -81,15 +82,34 @@ struct Simulate: ParsableCommand {
     @Option(help: "Simulate any URDF instead of an environment (torque control, normalized by effort limits).")
     var robot: String?
     @Option(help: "Base of --robot: automatic, floating or fixed.") var base: String = "automatic"
-    @Option(help: "YAML file overriding the environment's settings (see configs/).") var config: String?
+    @OptionGroup var configOptions: ConfigOptions
     @Option(help: "Policy: random or zero.") var policy: PolicyKind = .random
     @Option(help: "Control steps to run.") var steps: Int?
     @Option(help: "Episodes to run.") var episodes: Int?
-    @Option(help: "Seed of the environment and the policy.") var seed: UInt64 = 1
-    @Option(help: "Write the rollout to this CSV in the log format (docs/LOG_FORMAT.md).") var record: String?
+    @Option(help: "Write the rollout to this CSV in the log format (docs/LOG_FORMAT.md); the run directory gets config.yaml.") var record: String?
+    @OptionGroup var runOptions: RunOptions
+    @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
+    /// Seed of the environment and the policy.
+    var seed: UInt64 { configOptions.seed ?? 1 }
+
+    func validate() throws {
+        if let steps, !(1...1_000_000_000).contains(steps) { throw ValidationError("--steps must be in 1…1000000000, not \(steps)") }
+        if let episodes, !(1...1_000_000).contains(episodes) { throw ValidationError("--episodes must be in 1…1000000, not \(episodes)") }
+        if robot != nil, configOptions.config != nil || !configOptions.overrides.isEmpty {
+            throw ValidationError("--config and --set set an environment's settings (--env); --robot takes none")
+        }
+    }
+
+    /// Writes config.yaml when the command writes outputs (`--record`) or a run directory is named.
+    func prepare<T: Codable & ConfigRanges>(_ cfg: T, defaults: T) throws {
+        guard record != nil || runOptions.runDir != nil else { return }
+        try prepareRun(runOptions.directory(command: "simulate"), config: cfg, defaults: defaults, command: "simulate")
+    }
 
     func run() throws {
+        eventOptions.activate()
+        Interrupts.shared.install()
         if let robot {
             guard let mode = BaseMode(rawValue: base) else { throw ValidationError("--base must be automatic, floating or fixed") }
             let model = try RobotModel(contentsOf: resolveResource(robot))
@@ -102,10 +122,14 @@ struct Simulate: ParsableCommand {
         }
         switch kind {
         case .quadrupedWalk:
-            let cfg = try config.map { try loadConfig(QuadrupedWalkConfig(), from: $0) } ?? QuadrupedWalkConfig()
+            var cfg = try configOptions.load(QuadrupedWalkConfig(), seedKey: nil)
+            cfg.robot = try configOptions.locate(cfg.robot)
+            try prepare(cfg, defaults: QuadrupedWalkConfig())
             try go(QuadrupedWalkEnv(config: cfg, seed: seed), name: kind.rawValue)
         case .armReach:
-            let cfg = try config.map { try loadConfig(ArmReachConfig(), from: $0) } ?? ArmReachConfig()
+            var cfg = try configOptions.load(ArmReachConfig(), seedKey: nil)
+            cfg.robot = try configOptions.locate(cfg.robot)
+            try prepare(cfg, defaults: ArmReachConfig())
             try go(ArmReachEnv(config: cfg, seed: seed), name: kind.rawValue)
         }
     }
@@ -119,13 +143,16 @@ struct Simulate: ParsableCommand {
         let recorder = try record.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
         let bar = Progress(total: totalSteps ?? (episodes ?? 1) * 1000, label: "simulate \(name)")
         let summary = try runEpisodes(env: env, policy: policy, episodes: episodes, steps: totalSteps, seed: seed,
-                                      recorder: recorder, progress: { done, _ in bar.update(done) })
+                                      recorder: recorder, progress: { done, total in
+                                          bar.update(done)
+                                          if done % 100 == 0 { Events.shared.progress(step: done, metrics: [:], ["total": total]) }
+                                      })
         bar.update(totalSteps ?? summary.steps)
         try recorder?.close()
         say("\(name): \(summary.episodes.count) episode(s), \(summary.steps) steps, \(String(format: "%.2f", summary.simulatedSeconds)) s simulated in \(String(format: "%.2f", summary.wallSeconds)) s wall")
         say("mean return \(String(format: "%.3f", summary.meanReturn)), mean cost \(String(format: "%.3f", summary.meanCost)), falls \(summary.falls), diverged \(summary.diverged), successes \(summary.successes)")
         if let record { say("recorded \(summary.steps) rows to \(record)") }
-        if common.json {
+        if common.json || eventOptions.events {
             var o: [String: Any] = ["env": name, "episodes": summary.episodes.count, "steps": summary.steps,
                                     "mean_return": summary.meanReturn, "returns": summary.returns, "mean_cost": summary.meanCost,
                                     "falls": summary.falls, "diverged": summary.diverged, "successes": summary.successes,

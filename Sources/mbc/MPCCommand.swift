@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Control
 import ControlCore
 import Environments
@@ -11,33 +12,36 @@ struct MPC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpc",
         abstract: "Model-predictive control (CEM/iCEM/MPPI) on the simulator itself (parallel rollouts) or on a learned ensemble (--model, PETS trajectory sampling).")
-    @Option(help: "YAML run settings (see configs/mpc-arm.yaml).") var config: String?
+    @OptionGroup var configOptions: ConfigOptions
     @Option(help: "Override the environment (arm-reach, quadruped-walk).") var env: String?
     @Option(help: "Override the planner (cem, icem, mppi).") var planner: String?
     @Option(help: "Override the number of episodes.") var episodes: Int?
     @Option(help: "Override the number of rollout workers.") var workers: Int?
     @Option(help: "Plan on this learned ensemble (safetensors from fit-dynamics or pets) instead of the simulator.") var model: String?
     @Option(help: "Override particles per candidate (learned model).") var particles: Int?
-    @Option(help: "Override the seed (episode i uses seed + i).") var seed: UInt64?
     @Option(help: "Override control steps per episode.") var maxSteps: Int?
-    @Option(help: "Record every step in the log format (CSV).") var record: String?
+    @Option(help: "Record every step in the log format (CSV); the run directory gets config.yaml.") var record: String?
+    @OptionGroup var runOptions: RunOptions
+    @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        var cfg = try config.map { try loadConfig(SimulatorMPCConfig(), from: $0) } ?? SimulatorMPCConfig()
-        if let env { cfg.env = env }
-        if let episodes { cfg.episodes = episodes }
-        if let workers { cfg.workers = workers }
-        if let model { cfg.model = model }
-        if let particles { cfg.particles = particles }
-        if let seed { cfg.seed = seed }
-        if let maxSteps { cfg.maxSteps = maxSteps }
-        if let planner {
-            guard let kind = PlannerKind(rawValue: planner) else { throw ValidationError("--planner must be cem, icem or mppi") }
-            cfg.planner.kind = kind
+        eventOptions.activate()
+        Interrupts.shared.install()
+        // the options are overrides of their config keys: typed, range-checked and recorded like --set
+        var cfg = try configOptions.load(SimulatorMPCConfig(), extra:
+            override("env", string: env, option: "env") + override("planner.kind", string: planner, option: "planner")
+            + override("episodes", episodes, option: "episodes") + override("workers", workers, option: "workers")
+            + override("model", string: model, option: "model") + override("particles", particles, option: "particles")
+            + override("maxSteps", maxSteps, option: "max-steps"))
+        switch cfg.env {
+        case .armReach: cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
+        case .quadrupedWalk: cfg.quadruped.robot = try configOptions.locate(cfg.quadruped.robot)
         }
-        guard let kind = EnvironmentKind(rawValue: cfg.env) else { throw ValidationError("unknown environment '\(cfg.env)'") }
-        switch kind {
+        if record != nil || runOptions.runDir != nil {
+            try prepareRun(runOptions.directory(command: "mpc"), config: cfg, defaults: SimulatorMPCConfig(), command: "mpc")
+        }
+        switch cfg.env {
         case .armReach: try plan(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
         case .quadrupedWalk: try plan(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
         }
@@ -79,6 +83,7 @@ struct MPC: ParsableCommand {
                 if let d = r.info["distance"] { line += String(format: " distance %.3f m", d) }
                 if tty { FileHandle.standardError.write(("\r" + line).data(using: .utf8)!) } else { FileHandle.standardError.write((line + "\n").data(using: .utf8)!) }
             }
+            Events.shared.progress(step: step, metrics: ["cost": -r.reward, "planning_ms": planning * 1000].merging(r.info) { a, _ in a }, ["episode": ep])
         }
         if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         try recorder?.close()
@@ -98,7 +103,7 @@ struct MPC: ParsableCommand {
                    episodes.map(\.totalReturn).reduce(0, +) / Double(max(episodes.count, 1)),
                    episodes.filter(\.fell).count, episodes.map(\.safetyViolations).reduce(0, +), mean * 1000, p95 * 1000,
                    cfg.planner.kind.rawValue, cfg.planner.horizon, describe))
-        if common.json {
+        if common.json || eventOptions.events {
             var o: [String: Any] = ["episodes": episodes.count, "success_rate": Double(successes) / Double(max(episodes.count, 1)),
                                     "mean_return": episodes.map(\.totalReturn).reduce(0, +) / Double(max(episodes.count, 1)),
                                     "falls": episodes.filter(\.fell).count,

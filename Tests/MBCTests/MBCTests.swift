@@ -1,23 +1,9 @@
 import Foundation
 import Testing
 
-/// Runs the built `mbc` executable (the test target depends on it, so it is built first).
+/// Runs the built `mbc` executable (the test target depends on it, so it is built first) in the package root.
 func mbc(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var dir = testBinary.deletingLastPathComponent()
-    // the .xctest bundle may be a directory on some platforms
-    if !FileManager.default.fileExists(atPath: dir.appendingPathComponent("mbc").path) { dir = dir.deletingLastPathComponent() }
-    let process = Process()
-    process.executableURL = dir.appendingPathComponent("mbc")
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    try mbc(arguments, in: packageRoot)
 }
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -79,7 +65,8 @@ struct MBCTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = dir.appendingPathComponent("q.csv").path
-        let s = try mbc(["simulate", "--env", "quadruped-walk", "--policy", "random", "--steps", "200", "--seed", "1", "--record", log, "--json"])
+        let s = try mbc(["simulate", "--env", "quadruped-walk", "--policy", "random", "--steps", "200", "--seed", "1", "--record", log, "--json",
+                         "--run-dir", dir.appendingPathComponent("run").path])
         #expect(s.status == 0, "\(s.stderr)")
         let summary = try lastJSON(s.stdout)
         #expect(summary["steps"] as? Int == 200)
@@ -163,9 +150,9 @@ struct DynamicsCLITests {
         let model = dir.appendingPathComponent("model.safetensors").path
         let config = dir.appendingPathComponent("small.yaml")
         try "members: 3\nelites: 2\nhiddenLayers: [32, 32]\nweightDecay: [0.000025, 0.00005, 0.0001]\nmaxEpochs: 3\n".write(to: config, atomically: true, encoding: .utf8)
-        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "6", "--record", train]).status == 0)
-        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "2", "--seed", "77", "--record", test]).status == 0)
-        let fit = try mbc(["fit-dynamics", "--data", train, "--config", config.path, "--out", model, "--json"])
+        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "6", "--record", train, "--run-dir", dir.appendingPathComponent("r1").path]).status == 0)
+        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "2", "--seed", "77", "--record", test, "--run-dir", dir.appendingPathComponent("r2").path]).status == 0)
+        let fit = try mbc(["fit-dynamics", "--data", train, "--config", config.path, "--out", model, "--json", "--run-dir", dir.appendingPathComponent("r3").path])
         #expect(fit.status == 0, "\(fit.stderr)")
         let f = try lastJSON(fit.stdout)
         #expect((f["elites"] as? [Int])?.count == 2)
@@ -187,9 +174,9 @@ struct DynamicsCLITests {
         let model = dir.appendingPathComponent("m.safetensors").path
         let config = dir.appendingPathComponent("tiny.yaml")
         try "members: 2\nelites: 1\nhiddenLayers: [8]\nweightDecay: [0.00005, 0.0001]\nmaxEpochs: 1\n".write(to: config, atomically: true, encoding: .utf8)
-        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "3", "--record", armLog]).status == 0)
-        #expect(try mbc(["simulate", "--env", "quadruped-walk", "--steps", "30", "--record", quadLog]).status == 0)
-        #expect(try mbc(["fit-dynamics", "--data", armLog, "--config", config.path, "--out", model]).status == 0)
+        #expect(try mbc(["simulate", "--env", "arm-reach", "--episodes", "3", "--record", armLog, "--run-dir", dir.appendingPathComponent("r1").path]).status == 0)
+        #expect(try mbc(["simulate", "--env", "quadruped-walk", "--steps", "30", "--record", quadLog, "--run-dir", dir.appendingPathComponent("r2").path]).status == 0)
+        #expect(try mbc(["fit-dynamics", "--data", armLog, "--config", config.path, "--out", model, "--run-dir", dir.appendingPathComponent("r3").path]).status == 0)
         let r = try mbc(["eval-dynamics", "--model", model, "--data", quadLog])
         #expect(r.status != 0)
         #expect(r.stderr.contains("joint_state.position.joint"), "\(r.stderr)")

@@ -22,14 +22,15 @@ struct PlannerKindTests {
 
     @Test("an empty document decodes to the defaults; a partial one overrides only what it names")
     func decodingDefaults() throws {
-        let empty = try JSONDecoder().decode(PlannerConfiguration.self, from: Data("{}".utf8))
+        // the generic decoder merges a document over the defaults (the types use synthesized Codable)
+        let empty = try ConfigCoding.decode(PlannerConfiguration(), fromJSON: Data("{}".utf8))
         #expect(empty == PlannerConfiguration())
         #expect(empty.cem == CEMConfiguration(populationSize: 500, eliteCount: 50, iterations: 5, smoothing: 0.1,
                                               initialVarianceFraction: 1.0 / 16.0))
         #expect(empty.icem.populationSize == 300 && empty.icem.eliteCount == 10 && empty.icem.iterations == 3)
         #expect(empty.icem.noiseExponent == 2 && empty.icem.populationDecay == 1.25 && empty.icem.keptEliteFraction == 0.3)
         #expect(empty.mppi == MPPIConfiguration(sampleCount: 500, temperature: 1, noiseStdFraction: 0.5, iterations: 1))
-        let partial = try JSONDecoder().decode(PlannerConfiguration.self, from: Data(
+        let partial = try ConfigCoding.decode(PlannerConfiguration(), fromJSON: Data(
             #"{"kind": "icem", "horizon": 12, "icem": {"eliteCount": 5}, "mppi": {"temperature": 0.5}}"#.utf8))
         #expect(partial.kind == .icem && partial.horizon == 12 && partial.replanInterval == 1)
         #expect(partial.icem.eliteCount == 5 && partial.icem.populationSize == 300)
