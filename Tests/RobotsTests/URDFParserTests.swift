@@ -780,12 +780,6 @@ func parsesArm() throws {
     #expect(model.bodies[0].shapes.count == 1)
 }
 
-/// Principal moments of a parsed link's inertia, ascending.
-private func principalMoments(_ text: String, link: String) throws -> [Double] {
-    let inertial = try #require(try URDFParser.parse(string: text).link(named: link)?.inertial)
-    return inertial.inertia.symmetricEigenvalues
-}
-
 @Test func balancesInertiaThatBreaksTheTriangleInequalityByRounding() throws {
     // A thin plate (I_z = I_x + I_y) printed with rounding: I_x + I_y falls 0.4 % short of I_z; and a rotated
     // tensor (products of inertia) 2 % short.
