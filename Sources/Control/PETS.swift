@@ -40,9 +40,10 @@ public struct PETSConfig: Codable, Sendable {
     /// in `mpc`; the arm has neither).
     public var terminationPenalty: Double = 0
     public var safetyWeight: Double = 1
-    /// The ensemble (PETS: 5 members, all elites, 4 × 200 SiLU; batch 32 per member as mbrl-lib's PETS).
+    /// The ensemble (PETS: 5 members, all elites, 4 × 200 SiLU; batch 32 per member as mbrl-lib's PETS),
+    /// refit every iteration with at most 200 epochs (a cap PETS keeps, unlike `fit-dynamics`' default).
     public var dynamics: EnsembleConfig = {
-        var c = EnsembleConfig(); c.members = 5; c.elites = 5; c.batchSize = 32; return c
+        var c = EnsembleConfig(); c.members = 5; c.elites = 5; c.batchSize = 32; c.maxEpochs = 200; return c
     }()
     /// The planner: CEM as in PETS, smaller than its population 500 × 5 iterations × horizon 30 so a control
     /// step plans in ~0.5 s on one core: population 100, 10 elites, 4 iterations, α 0.1, horizon 15.

@@ -16,7 +16,8 @@ extension EnsembleConfig: ConfigRanges {
             "learningRate": ConfigRange(0, 1, lowerOpen: true),
             "weightDecay": ConfigRange(0, 1),
             "batchSize": ConfigRange(1, 100_000),                // per member
-            "maxEpochs": ConfigRange(0, 1_000_000),
+            "maxEpochs": ConfigRange(0, 1_000_000),           // 0: no cap (the holdout rule ends training)
+            "maxSeconds": ConfigRange(0, 1e7),               // s; 0: no time budget
             "patience": ConfigRange(1, 1_000_000),
             "minImprovement": ConfigRange(0, 1),                 // relative
             "holdoutFraction": ConfigRange(0, 1, upperOpen: true),

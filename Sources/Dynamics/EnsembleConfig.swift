@@ -22,12 +22,24 @@ public struct EnsembleConfig: Codable, Sendable, Hashable {
     public var weightDecay: [Double] = [2.5e-5, 5e-5, 7.5e-5, 7.5e-5, 1e-4]
     /// Minibatch size per member.
     public var batchSize: Int = 256
-    /// Upper bound on training epochs (early stopping usually ends sooner).
-    public var maxEpochs: Int = 200
-    /// Early stopping: stop after this many epochs in which no member improved its holdout MSE by more
-    /// than `minImprovement` (relative), as mbrl-lib does; each member keeps its best weights.
+    /// Optional cap on training epochs, a budget rather than the stopping rule: 0 (the default) = no cap, so
+    /// training ends when the holdout criterion (`patience`, `minImprovement`) stops it; a safety cap of
+    /// `EnsembleConfig.epochSafetyCap` epochs applies even then. A fit that ends here reports
+    /// `TrainingStop.maxEpochs`. PETS keeps a cap of 200 (`PETSConfig`).
+    public var maxEpochs: Int = 0
+    /// Optional wall-clock budget for training, seconds (checked after each epoch); 0 = none. A fit that ends
+    /// here reports `TrainingStop.timeBudget` (the result then depends on the machine's speed).
+    public var maxSeconds: Double = 0
+    /// Early stopping (MBPO, Janner et al. 2019; mbrl-lib): stop after this many consecutive epochs in which
+    /// no member improved its best holdout MSE by more than `minImprovement` (relative); each member keeps
+    /// its best weights. This is what ends training by default (`TrainingStop.holdout`).
     public var patience: Int = 5
     public var minImprovement: Double = 0.01
+    /// Epochs after which training stops even without a cap (`maxEpochs` 0) and while the holdout error is
+    /// still improving, so that a run cannot go on forever.
+    public static let epochSafetyCap = 10_000
+    /// The epoch cap in force: `maxEpochs` when set, else `epochSafetyCap`.
+    public var effectiveMaxEpochs: Int { maxEpochs > 0 ? maxEpochs : Self.epochSafetyCap }
     /// Fraction of episodes held out for early stopping and elite selection.
     public var holdoutFraction: Double = 0.2
     /// Train each member on its own bootstrap resample of the training set.
@@ -43,4 +55,15 @@ public struct EnsembleConfig: Codable, Sendable, Hashable {
     /// Seed of initialization, bootstrap and minibatch order.
     public var seed: UInt64 = 0
     public init() {}
+}
+
+/// Which rule ended a `ProbabilisticEnsemble.fit`.
+public enum TrainingStop: String, Codable, Sendable, CaseIterable {
+    /// The holdout criterion: `patience` epochs without a member improving its holdout MSE by
+    /// `minImprovement` (the default way training ends).
+    case holdout
+    /// The epoch cap: `maxEpochs`, or `EnsembleConfig.epochSafetyCap` when there is none.
+    case maxEpochs = "max_epochs"
+    /// The wall-clock budget `maxSeconds`.
+    case timeBudget = "time_budget"
 }

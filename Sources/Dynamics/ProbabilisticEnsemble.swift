@@ -12,6 +12,8 @@ public struct EpochReport: Sendable {
     public var holdoutMSE: [Double]
     /// Epochs since any member last improved.
     public var epochsWithoutImprovement: Int
+    /// The rule that ended training after this epoch; nil for every epoch but the last.
+    public var stoppedBy: TrainingStop? = nil
 }
 
 /// How a sampled trajectory uses the ensemble (Chua et al. 2018, §5 "trajectory sampling").
@@ -62,6 +64,9 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
     public init(config: EnsembleConfig = EnsembleConfig(), stateNames: [String], actionNames: [String]) throws {
         guard config.members >= 1, config.elites >= 1, config.elites <= config.members else {
             throw DynamicsError.invalidConfig("elites (\(config.elites)) must be between 1 and members (\(config.members))")
+        }
+        guard config.maxEpochs >= 0, config.maxSeconds >= 0, config.maxSeconds.isFinite, config.patience >= 1 else {
+            throw DynamicsError.invalidConfig("maxEpochs (\(config.maxEpochs)) and maxSeconds (\(config.maxSeconds)) must be ≥ 0 (0 = no cap), patience (\(config.patience)) ≥ 1")
         }
         guard config.weightDecay.count == config.hiddenLayers.count + 1 else {
             throw DynamicsError.invalidConfig("weightDecay needs \(config.hiddenLayers.count + 1) values (one per layer), got \(config.weightDecay.count)")
@@ -117,6 +122,11 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
     /// Fits the ensemble to `data` (PETS/MBPO recipe): normalizers from the training split, bootstrap
     /// resamples per member, Adam on the Gaussian NLL with the log-variance bound regularizer, early
     /// stopping on the holdout split (whole episodes), best weights per member, elites by holdout MSE.
+    ///
+    /// Training ends, checked after each epoch in this order, when (1) `patience` consecutive epochs passed
+    /// without any member improving its best holdout MSE by more than `minImprovement` (relative) — the
+    /// default rule —, (2) the epoch cap `config.effectiveMaxEpochs` is reached, or (3) `maxSeconds` of
+    /// training have passed. The rule is recorded in the last report's `stoppedBy` and in `lastStoppedBy`.
     /// - Returns: the per-epoch reports.
     /// - Throws: `DynamicsError` when the data do not match the model or contain non-finite values.
     @discardableResult
@@ -152,7 +162,9 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
         var reports: [EpochReport] = []
         var stale = 0
         var xb = [Float](repeating: 0, count: E * B * F), yb = [Float](repeating: 0, count: E * B * S)
-        for epoch in 1...max(1, config.maxEpochs) {
+        let started = Date()
+        let cap = config.effectiveMaxEpochs
+        for epoch in 1...cap {
             let orders = memberIndices.map { idx -> [Int] in var o = idx; shuffle(&o, &rng); return o }
             var lossSum = 0.0, batches = 0
             var start = 0
@@ -178,16 +190,24 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
                 best[e] = mse[e]; bestNets[e] = parameters.net.member(e); improved = true
             }
             stale = improved ? 0 : stale + 1
-            let report = EpochReport(epoch: epoch, trainLoss: lossSum / Double(max(batches, 1)) / Double(E),
+            var report = EpochReport(epoch: epoch, trainLoss: lossSum / Double(max(batches, 1)) / Double(E),
                                      holdoutMSE: mse, epochsWithoutImprovement: stale)
+            if stale >= config.patience {
+                report.stoppedBy = .holdout
+            } else if epoch == cap {
+                report.stoppedBy = .maxEpochs
+            } else if config.maxSeconds > 0, Date().timeIntervalSince(started) >= config.maxSeconds {
+                report.stoppedBy = .timeBudget
+            }
             reports.append(report)
             progress?(report)
             if lossSum.isNaN { throw DynamicsError.nonFinite("training loss became NaN at epoch \(epoch)") }
-            if stale >= config.patience { break }
+            if report.stoppedBy != nil { break }
         }
         parameters.net = EnsembleMLP(stacking: bestNets)
         eliteMembers = Array((0..<E).sorted { best[$0] < best[$1] }.prefix(config.elites))
         lastHoldoutMSE = best
+        lastStoppedBy = reports.last?.stoppedBy
         return reports
     }
 
@@ -215,6 +235,9 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
 
     /// The best holdout MSE of each member (normalized units) after the last `fit`.
     public internal(set) var lastHoldoutMSE: [Double] = []
+
+    /// The rule that ended the last `fit` (nil before any fit, and for a model loaded from a file).
+    public internal(set) var lastStoppedBy: TrainingStop?
 
     /// Holdout MSE of each member's mean, normalized targets.
     func holdoutMSE(_ x: [Float], _ y: [Float], count: Int) -> [Double] {

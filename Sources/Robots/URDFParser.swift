@@ -17,7 +17,35 @@ import ControlCore
 // is recorded in `URDFRobot.warnings`.
 
 /// Loads URDF robot descriptions.
+///
+/// What is repaired, with a warning in `URDFRobot.warnings` (naming the link and line), rather than refused:
+/// - **Zero-size geometry** (a box side, radius or length of 0, or a mesh scale component of 0) is skipped.
+///   In a `<visual>` this changes nothing (visual geometry is never simulated). In a `<collision>` a shape
+///   without volume has nothing to collide with; MuJoCo refuses such a geom ("size must be positive"),
+///   this loader skips it so that the robot loads, and the warning tells which contact shape is missing.
+///   Negative or non-finite sizes remain errors.
+/// - **Inertia tensors that break the triangle inequality by rounding.** With principal moments
+///   I₁ ≤ I₂ ≤ I₃ of a link with mass, every real body has I₁ + I₂ ≥ I₃. The relative violation
+///   δ = (I₃ − I₁ − I₂) / I₃ decides: δ ≤ `inertiaRoundingTolerance` (1e-6, values printed with about six
+///   significant digits) is accepted unchanged, silently; δ ≤ `inertiaBalanceLimit` (10 %, what rounding the
+///   moments to two significant digits can cause) is corrected as MuJoCo's compiler option `balanceinertia`
+///   does — all three principal moments are set to their mean, so the tensor becomes (I₁ + I₂ + I₃)/3 · 1
+///   (isotropic, any frame): the trace is kept exactly, and each principal moment moves by at most
+///   ⅔ (I₃ − I₁); a larger δ, or a negative principal moment (beyond −1e-12 · I₃), is refused with the
+///   moments and the violated inequality. MuJoCo itself refuses any violation unless `balanceinertia` is
+///   set; the averaging makes the link's rotational inertia isotropic, so for a link whose rotational
+///   dynamics matter, fix the file.
+///
+/// A file with unexpanded xacro (`<xacro:…>` elements, or `$(arg …)`, `$(optenv …)`, `$(find …)`, `${…}`
+/// in a value the loader reads) is refused at the line where it occurs, with the `xacro` command to run;
+/// in a mesh filename (never loaded) it is a warning.
 public enum URDFParser {
+    /// Relative violation of the inertia triangle inequality accepted without change (see above).
+    public static let inertiaRoundingTolerance = 1e-6
+    /// Largest relative violation of the inertia triangle inequality that is balanced; beyond it the tensor
+    /// is refused (see above).
+    public static let inertiaBalanceLimit = 0.1
+
     /// Parses and validates the URDF file at `url`.
     ///
     /// - Throws: `URDFError` (with `file` set to `url.path`) when the file cannot be read, is not well-formed
@@ -260,6 +288,39 @@ private struct URDFReader {
 
     init(file: String) { self.file = file }
 
+    /// What to run to expand a xacro file, naming this file when it is one (`x.urdf.xacro` → `x.urdf`).
+    static func xacroAdvice(_ file: String) -> String {
+        let name = (file as NSString).lastPathComponent
+        if name.hasSuffix(".xacro") {
+            var output = String(name.dropLast(".xacro".count))
+            if !output.hasSuffix(".urdf") { output += ".urdf" }
+            return "expand it first with `xacro \(name) > \(output)` and load \(output)"
+        }
+        return "expand its xacro source first (e.g. `xacro robot.urdf.xacro > robot.urdf`) and load the output"
+    }
+
+    /// The xacro substitution (`$(arg …)`, `$(optenv …)`, `$(find …)`, `${…}`) that `value` contains, if any.
+    static func xacroSubstitution(in value: String) -> String? {
+        for opener in ["${", "$("] {
+            guard let start = value.range(of: opener) else { continue }
+            let close: Character = opener == "${" ? "}" : ")"
+            let end = value[start.upperBound...].firstIndex(of: close).map { value.index(after: $0) } ?? value.endIndex
+            return String(value[start.lowerBound ..< end])
+        }
+        return nil
+    }
+
+    /// The value of `attribute` on `node`, nil when absent; throws, at the element's line, when the value is
+    /// an unexpanded xacro substitution (the file was not run through xacro).
+    private func attribute(_ attribute: String, of node: XMLNode, in context: String) throws -> String? {
+        guard let value = node.attributes[attribute] else { return nil }
+        if let substitution = Self.xacroSubstitution(in: value) {
+            throw error(node.line, context,
+                        "<\(node.name)> attribute '\(attribute)' holds the unexpanded xacro substitution '\(substitution)'; this is a xacro file: \(Self.xacroAdvice(file))")
+        }
+        return value
+    }
+
     private func error(_ line: Int, _ element: String, _ message: String) -> URDFError {
         URDFError(file: file, line: line, element: element, message: message)
     }
@@ -267,7 +328,7 @@ private struct URDFReader {
     mutating func readRobot(_ root: XMLNode) throws -> URDFRobot {
         if let xacro = root.firstDescendant(where: { $0.hasPrefix("xacro:") }) {
             throw error(xacro.line, "<\(xacro.name)>",
-                        "this is an unexpanded xacro file; convert it to URDF first (e.g. `xacro robot.urdf.xacro > robot.urdf`)")
+                        "this is an unexpanded xacro file (a xacro: element); \(Self.xacroAdvice(file))")
         }
         guard root.name == "robot" else {
             throw error(root.line, "<\(root.name)>", "the root element must be <robot>, not <\(root.name)>")
@@ -307,13 +368,13 @@ private struct URDFReader {
 
     /// The colour of a visual's `<material>`: its own `<color>`, or nil when it only names a material (then
     /// remembered for `resolveMaterialReferences`).
-    private mutating func readVisualMaterial(_ node: XMLNode, link: Int, visual: Int, in context: String) throws -> [Double]? {
-        let name = node.attributes["name"].flatMap { $0.isEmpty ? nil : $0 }
+    private mutating func readVisualMaterial(_ node: XMLNode, link: Int, visual: Int?, in context: String) throws -> [Double]? {
+        let name = try attribute("name", of: node, in: context).flatMap { $0.isEmpty ? nil : $0 }
         if let colour = try readColour(node, in: context) {
             if let name, inlineColours[name] == nil { inlineColours[name] = colour }
             return colour
         }
-        if let name, node.child(named: "texture") == nil {
+        if let name, let visual, node.child(named: "texture") == nil {
             materialReferences.append(MaterialReference(link: link, visual: visual, name: name, line: node.line))
         }
         return nil
@@ -351,6 +412,10 @@ private struct URDFReader {
         var collisions: [URDFShape] = []
         for shapeNode in node.children(named: "collision") {
             let shape = try readShape(shapeNode, in: context)
+            if let zero = Self.zeroSize(shape.geometry) {
+                warnings.append("\(context) (line \(shape.line)): <collision> \(zero): a shape without volume cannot touch anything (skipped; MuJoCo refuses such a geom)")
+                continue
+            }
             if case .mesh = shape.geometry {
                 warnings.append("\(context) (line \(shape.line)): mesh collision geometry is not simulated (ignored)")
             }
@@ -359,15 +424,39 @@ private struct URDFReader {
         var visuals: [URDFShape] = []
         for shapeNode in node.children(named: "visual") {
             var shape = try readShape(shapeNode, in: context)
+            let zero = Self.zeroSize(shape.geometry)
             if let material = shapeNode.child(named: "material") {
-                shape.rgba = try readVisualMaterial(material, link: index, visual: visuals.count, in: context)
+                // a skipped visual's inline colour still defines its material name for other visuals
+                shape.rgba = try readVisualMaterial(material, link: index, visual: zero == nil ? visuals.count : nil, in: context)
+            }
+            if let zero {
+                warnings.append("\(context) (line \(shape.line)): <visual> \(zero) (skipped; visual geometry is not simulated)")
+                continue
             }
             visuals.append(shape)
         }
         return URDFLink(name: name, inertial: inertial, collisions: collisions, visuals: visuals, line: node.line)
     }
 
-    private func readInertial(_ node: XMLNode, in context: String) throws -> URDFInertial {
+    /// A description such as `<box> has zero size ("0 0 0")` when a size of `geometry` is zero (a box side, a
+    /// radius, a length, or a mesh scale component); nil otherwise. Negative sizes never get here.
+    static func zeroSize(_ geometry: URDFGeometry) -> String? {
+        func list(_ v: Vec3) -> String { "\"\(v.x) \(v.y) \(v.z)\"" }
+        switch geometry {
+        case .box(let size):
+            return [size.x, size.y, size.z].contains(0) ? "<box> has zero size (size \(list(size)))" : nil
+        case .sphere(let radius):
+            return radius == 0 ? "<sphere> has zero size (radius 0)" : nil
+        case .cylinder(let radius, let length), .capsule(let radius, let length):
+            let tag = if case .cylinder = geometry { "<cylinder>" } else { "<capsule>" }
+            if radius == 0 { return "\(tag) has zero size (radius 0)" }
+            return length == 0 ? "\(tag) has zero size (length 0)" : nil
+        case .mesh(_, let scale):
+            return [scale.x, scale.y, scale.z].contains(0) ? "<mesh> has zero size (scale \(list(scale)))" : nil
+        }
+    }
+
+    private mutating func readInertial(_ node: XMLNode, in context: String) throws -> URDFInertial {
         let origin = try readOrigin(node.child(named: "origin"), in: context)
         guard let massNode = node.child(named: "mass") else {
             throw error(node.line, context, "<inertial> has no <mass>")
@@ -381,28 +470,45 @@ private struct URDFReader {
         }
         let i = try ["ixx", "ixy", "ixz", "iyy", "iyz", "izz"].map { try number($0, of: inertiaNode, in: context) }
         let inertia = Mat3.symmetric(xx: i[0], xy: i[1], xz: i[2], yy: i[3], yz: i[4], zz: i[5])
-        try checkInertia(inertia, mass: mass, line: inertiaNode.line, in: context)
-        return URDFInertial(origin: origin, mass: mass, inertia: inertia)
+        let checked = try checkInertia(inertia, mass: mass, line: inertiaNode.line, in: context)
+        return URDFInertial(origin: origin, mass: mass, inertia: checked)
     }
 
-    /// An inertia tensor must be symmetric positive semi-definite, and for a body with mass its principal
-    /// moments must satisfy the triangle inequality (I₁ + I₂ ≥ I₃), which holds for every real mass
-    /// distribution.
-    private func checkInertia(_ inertia: Mat3, mass: Double, line: Int, in context: String) throws {
-        let eigenvalues = inertia.symmetricEigenvalues        // ascending
-        let scale = eigenvalues.map(abs).max() ?? 0
-        let list = eigenvalues.map { "\($0)" }.joined(separator: ", ")
-        if eigenvalues[0] < -1e-12 * scale {
+    /// Checks an inertia tensor and returns it, or its balanced correction (see `URDFParser`'s
+    /// "Inertia" notes): it must be symmetric positive semi-definite, and for a body with mass its principal
+    /// moments I₁ ≤ I₂ ≤ I₃ must satisfy the triangle inequality I₁ + I₂ ≥ I₃, which holds for every real
+    /// mass distribution. A violation δ = (I₃ − I₁ − I₂) / I₃ up to `URDFParser.inertiaRoundingTolerance` is
+    /// accepted unchanged; up to `URDFParser.inertiaBalanceLimit` the tensor is balanced with a warning;
+    /// beyond it, or with a negative principal moment, it is refused.
+    private mutating func checkInertia(_ inertia: Mat3, mass: Double, line: Int, in context: String) throws -> Mat3 {
+        // Eigenvalues of the tensor scaled to unit largest element, so that huge values cannot overflow.
+        let rows = [inertia.r0, inertia.r1, inertia.r2]
+        let largest = rows.map { max(abs($0.x), abs($0.y), abs($0.z)) }.max() ?? 0
+        guard largest > 0 else { return inertia }   // a point mass
+        let moments = ((1 / largest) * inertia).symmetricEigenvalues.map { $0 * largest }   // ascending
+        func format(_ x: Double) -> String { String(format: "%.6g", x) }
+        let list = moments.map(format).joined(separator: ", ")
+        guard moments.allSatisfy(\.isFinite) else {
+            throw error(line, context, "<inertia>: the principal moments cannot be computed (got \(list))")
+        }
+        let scale = moments.map(abs).max() ?? 0
+        if moments[0] < -1e-12 * scale {
             throw error(line, context, "<inertia>: inertia is not positive definite (eigenvalues \(list))")
         }
-        // The tolerance allows for inertias printed with about six significant digits, as CAD exporters do.
-        if mass > 0, eigenvalues[0] + eigenvalues[1] < eigenvalues[2] - 1e-6 * scale {
+        guard mass > 0 else { return inertia }
+        let violation = (moments[2] - moments[0] - moments[1]) / moments[2]
+        if violation <= URDFParser.inertiaRoundingTolerance { return inertia }
+        let inequality = "I₁ + I₂ = \(format(moments[0] + moments[1])) < I₃ = \(format(moments[2])) by \(format(100 * violation)) % of I₃"
+        guard violation <= URDFParser.inertiaBalanceLimit else {
             throw error(line, context,
-                        "<inertia>: inertia violates the triangle inequality (principal moments \(list): the two smaller sum to less than the largest)")
+                        "<inertia>: inertia violates the triangle inequality (principal moments \(list): \(inequality), more than the \(format(100 * URDFParser.inertiaBalanceLimit)) % that rounding explains; check the values and the <inertial> frame)")
         }
+        let mean = (moments[0] + moments[1] + moments[2]) / 3
+        warnings.append("\(context) (line \(line)): <inertia> principal moments \(list) break the triangle inequality (\(inequality)); balanced as MuJoCo's balanceinertia does: all three set to their mean \(format(mean)) kg·m²")
+        return Mat3.diagonal(Vec3(mean, mean, mean))
     }
 
-    private func readShape(_ node: XMLNode, in context: String) throws -> URDFShape {
+    private mutating func readShape(_ node: XMLNode, in context: String) throws -> URDFShape {
         let origin = try readOrigin(node.child(named: "origin"), in: context)
         guard let geometryNode = node.child(named: "geometry") else {
             throw error(node.line, context, "<\(node.name)> has no <geometry>")
@@ -418,15 +524,17 @@ private struct URDFReader {
                         "<geometry> has more than one shape (<\(shapeNode.name)> on line \(shapeNode.line), <\(shapes[1].name)> on line \(shapes[1].line))")
         }
         let geometry = try readGeometry(shapeNode, in: context)
-        let name = node.attributes["name"].flatMap { $0.isEmpty ? nil : $0 }
+        let name = try attribute("name", of: node, in: context).flatMap { $0.isEmpty ? nil : $0 }
         return URDFShape(name: name, origin: origin, geometry: geometry, line: node.line)
     }
 
-    private func readGeometry(_ node: XMLNode, in context: String) throws -> URDFGeometry {
-        /// Reads a size attribute that must be positive.
-        func positive(_ attribute: String) throws -> Double {
+    /// Reads a shape element. Sizes must be finite and not negative; a zero size is read as is (the caller
+    /// warns and skips the shape, see `zeroSize`).
+    private mutating func readGeometry(_ node: XMLNode, in context: String) throws -> URDFGeometry {
+        /// Reads a size attribute that must not be negative.
+        func size(_ attribute: String) throws -> Double {
             let value = try number(attribute, of: node, in: context)
-            guard value > 0 else {
+            guard value >= 0 else {
                 throw error(node.line, context, "<\(node.name)> \(attribute) must be positive, got \(value)")
             }
             return value
@@ -434,18 +542,24 @@ private struct URDFReader {
         switch node.name {
         case "box":
             let size = try numbers("size", of: node, count: 3, in: context)
-            guard size.allSatisfy({ $0 > 0 }) else {
+            guard size.allSatisfy({ $0 >= 0 }) else {
                 throw error(node.line, context, "<box> size must be positive, got \(size.map { "\($0)" }.joined(separator: " "))")
             }
             return .box(size: Vec3(size))
         case "cylinder":
-            return .cylinder(radius: try positive("radius"), length: try positive("length"))
+            return .cylinder(radius: try size("radius"), length: try size("length"))
         case "sphere":
-            return .sphere(radius: try positive("radius"))
+            return .sphere(radius: try size("radius"))
         case "capsule":
-            return .capsule(radius: try positive("radius"), length: try positive("length"))
+            return .capsule(radius: try size("radius"), length: try size("length"))
         default: // "mesh"
-            let filename = try requiredAttribute("filename", of: node, in: context)
+            // read directly: a substitution here is only warned about (below)
+            let filename = node.attributes["filename"] ?? ""
+            if filename.isEmpty { _ = try requiredAttribute("filename", of: node, in: context) }   // throws: missing or empty
+            if let substitution = Self.xacroSubstitution(in: filename) {
+                // meshes are never loaded, so the robot still loads; the rest of the file was probably not expanded either
+                warnings.append("\(context) (line \(node.line)): <mesh> filename holds the unexpanded xacro substitution '\(substitution)' (meshes are not loaded; was the file run through xacro?)")
+            }
             let scale = try numbers("scale", of: node, count: 3, default: [1, 1, 1], in: context)
             return .mesh(filename: filename, scale: Vec3(scale))
         }
@@ -534,7 +648,7 @@ private struct URDFReader {
     }
 
     private func requiredAttribute(_ attribute: String, of node: XMLNode, in context: String) throws -> String {
-        guard let value = node.attributes[attribute] else {
+        guard let value = try self.attribute(attribute, of: node, in: context) else {
             throw error(node.line, context, "<\(node.name)> is missing the attribute '\(attribute)'")
         }
         guard !value.isEmpty else {
@@ -547,7 +661,7 @@ private struct URDFReader {
     /// absent (an error when there is no default).
     private func numbers(_ attribute: String, of node: XMLNode, count: Int, default defaultValue: [Double]? = nil,
                          in context: String) throws -> [Double] {
-        guard let text = node.attributes[attribute] else {
+        guard let text = try self.attribute(attribute, of: node, in: context) else {
             if let defaultValue { return defaultValue }
             throw error(node.line, context, "<\(node.name)> is missing the attribute '\(attribute)'")
         }
@@ -644,24 +758,43 @@ private struct URDFValidator {
         return parentJoint
     }
 
-    /// Reports the first joint (in document order) that closes a kinematic cycle.
+    /// Reports the first joint (in document order) that closes a kinematic cycle. Linear in the number of
+    /// links: every link has at most one parent joint, so following parents from each link once finds every
+    /// cycle; a joint closes one when its child lies on a cycle (its parent then does too).
     private func checkForCycles(parentJoint: [String: URDFJoint]) throws {
-        for joint in robot.joints {
-            // Walk from the joint's parent towards the root; reaching its child again closes a cycle.
-            var path = [joint.parent]
-            var visited: Set<String> = [joint.parent]
-            var current = joint.parent
-            while let up = parentJoint[current] {
-                if up.parent == joint.child {
-                    let cycle = ([joint.child] + path.reversed() + [joint.child]).map { "'\($0)'" }
-                    throw error(joint.line, "joint '\(joint.name)'",
-                                "kinematic cycle: links \(cycle.joined(separator: " → "))")
+        var onCycle: Set<String> = []
+        var finished: Set<String> = []
+        for link in robot.links where !finished.contains(link.name) {
+            // follow parents until a finished link, the root, or a link of this very walk (a cycle)
+            var walk: [String] = [], position: [String: Int] = [:]
+            var current = link.name
+            while !finished.contains(current) {
+                if let start = position[current] {
+                    onCycle.formUnion(walk[start...])
+                    break
                 }
-                guard visited.insert(up.parent).inserted else { break }   // a cycle elsewhere
-                path.append(up.parent)
+                position[current] = walk.count
+                walk.append(current)
+                guard let up = parentJoint[current] else { break }
                 current = up.parent
             }
+            finished.formUnion(walk)
         }
+        guard let joint = robot.joints.first(where: { onCycle.contains($0.child) }) else { return }
+        // the cycle, from the joint's child through its parent and up until the child comes round again
+        var path = [joint.parent]
+        var current = joint.parent
+        while let up = parentJoint[current], up.parent != joint.child {
+            path.append(up.parent)
+            current = up.parent
+        }
+        var cycle = ([joint.child] + path.reversed() + [joint.child]).map { "'\($0)'" }
+        var count = ""
+        if cycle.count > 12 {   // keep the message one readable line
+            count = " (\(cycle.count - 1) links)"
+            cycle = cycle.prefix(5) + ["…"] + cycle.suffix(3)
+        }
+        throw error(joint.line, "joint '\(joint.name)'", "kinematic cycle: links \(cycle.joined(separator: " → "))\(count)")
     }
 
     private func checkSingleRoot(parentJoint: [String: URDFJoint]) throws {
@@ -673,16 +806,28 @@ private struct URDFValidator {
     }
 
     /// Every link moved by a non-fixed joint must carry mass, counting links welded to it by fixed joints.
+    /// (Iterative and linear: a chain of thousands of fixed joints must neither recurse nor take long.)
     private func checkMovingBodiesHaveMass(links: [String: URDFLink]) throws {
-        var fixedChildren: [String: [String]] = [:]
-        for joint in robot.joints where joint.type == .fixed {
-            fixedChildren[joint.parent, default: []].append(joint.child)
+        var parentJoint: [String: URDFJoint] = [:]
+        for joint in robot.joints { parentJoint[joint.child] = joint }
+        // each link's group: the link reached by following fixed joints upwards (the tree is validated)
+        var group: [String: String] = [:]
+        for link in robot.links where group[link.name] == nil {
+            var walk: [String] = []
+            var current = link.name
+            var top = current
+            while true {
+                if let known = group[current] { top = known; break }
+                walk.append(current)
+                guard let up = parentJoint[current], up.type == .fixed else { top = current; break }
+                current = up.parent
+            }
+            for name in walk { group[name] = top }
         }
-        func bodyMass(_ name: String) -> Double {
-            (links[name]?.inertial?.mass ?? 0) + (fixedChildren[name] ?? []).reduce(0) { $0 + bodyMass($1) }
-        }
+        var groupMass: [String: Double] = [:]
+        for link in robot.links { groupMass[group[link.name]!, default: 0] += link.inertial?.mass ?? 0 }
         for joint in robot.joints where joint.type != .fixed {
-            if bodyMass(joint.child) <= 0, let child = links[joint.child] {
+            if (groupMass[joint.child] ?? 0) <= 0, let child = links[joint.child] {
                 throw error(child.line, "link '\(child.name)'",
                             "link '\(child.name)' is moved by joint '\(joint.name)' but has no mass (give it, or a link fixed to it, an <inertial> with positive mass)")
             }

@@ -47,25 +47,38 @@ struct FitDynamics: ParsableCommand {
         let out = self.out ?? runDirectory.url.appendingPathComponent("model.safetensors").path
         say("\(dataset.count) transitions from \(Set(dataset.episodes).count) episode(s); state \(dataset.stateDimension), action \(dataset.actionDimension)")
         let model = try ProbabilisticEnsemble(config: cfg, stateNames: dataset.stateNames, actionNames: dataset.actionNames)
-        let bar = Progress(total: cfg.maxEpochs, label: "fit-dynamics")
+        // a bar when training has an epoch cap; without one (the default) a status line per epoch
+        let bar = cfg.maxEpochs > 0 ? Progress(total: cfg.maxEpochs, label: "fit-dynamics") : nil
+        let tty = isatty(2) != 0
         let start = Date()
         let reports = try model.fit(dataset) { r in
-            bar.update(r.epoch)
             Events.shared.progress(step: r.epoch, metrics: ["train_nll": r.trainLoss, "holdout_mse": r.holdoutMSE.min() ?? .nan])
             let best = r.holdoutMSE.min() ?? .nan
-            if !bar.tty { say(String(format: "epoch %3d  train NLL %.4f  holdout MSE (best member) %.5f", r.epoch, r.trainLoss, best)) }
+            if let bar { bar.update(r.epoch) } else if tty {
+                FileHandle.standardError.write(String(format: "\rfit-dynamics epoch %d  holdout MSE (best member) %.5f  %d without improvement  %.1f s",
+                                                      r.epoch, best, r.epochsWithoutImprovement, Date().timeIntervalSince(start)).data(using: .utf8)!)
+            }
+            if !tty { say(String(format: "epoch %3d  train NLL %.4f  holdout MSE (best member) %.5f", r.epoch, r.trainLoss, best)) }
         }
-        bar.update(cfg.maxEpochs)
+        if let bar { bar.update(cfg.maxEpochs) } else if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         try model.save(to: URL(fileURLWithPath: out))
         let wall = Date().timeIntervalSince(start)
-        for r in reports where bar.tty {
+        for r in reports where tty {
             say(String(format: "epoch %3d  train NLL %.4f  holdout MSE (best member) %.5f", r.epoch, r.trainLoss, r.holdoutMSE.min() ?? .nan))
         }
+        let stop = model.lastStoppedBy ?? .maxEpochs
+        let rule: String
+        switch stop {
+        case .holdout: rule = "the holdout criterion (no member improved its holdout MSE by more than \(cfg.minImprovement * 100) % for \(cfg.patience) epochs)"
+        case .maxEpochs: rule = cfg.maxEpochs > 0 ? "the epoch cap (maxEpochs \(cfg.maxEpochs))" : "the safety cap of \(EnsembleConfig.epochSafetyCap) epochs"
+        case .timeBudget: rule = "the time budget (maxSeconds \(cfg.maxSeconds))"
+        }
+        say("training stopped after \(reports.count) epochs by \(rule)")
         say("elites \(model.eliteMembers) with holdout MSE \(model.eliteMembers.map { String(format: "%.5f", model.lastHoldoutMSE[$0]) }.joined(separator: ", ")) (normalized); wrote \(out) in \(String(format: "%.1f", wall)) s")
         if common.json || eventOptions.events {
-            printJSON(["transitions": dataset.count, "epochs": reports.count, "elites": model.eliteMembers,
-                       "holdout_mse": model.lastHoldoutMSE, "train_loss": reports.last?.trainLoss ?? 0,
-                       "out": out, "wall_seconds": wall])
+            printJSON(["transitions": dataset.count, "epochs": reports.count, "stopped_by": stop.rawValue,
+                       "elites": model.eliteMembers, "holdout_mse": model.lastHoldoutMSE,
+                       "train_loss": reports.last?.trainLoss ?? 0, "out": out, "wall_seconds": wall])
         }
     }
 }

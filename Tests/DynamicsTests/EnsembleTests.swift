@@ -48,6 +48,51 @@ struct EnsembleTests {
         #expect(model.eliteMembers.count == 2)
     }
 
+    @Test("with the default config, training ends by the holdout rule, before any cap, and says so")
+    func stopsByHoldoutByDefault() throws {
+        var config = smallConfig()
+        let defaults = EnsembleConfig()
+        config.maxEpochs = defaults.maxEpochs; config.maxSeconds = defaults.maxSeconds
+        config.patience = defaults.patience; config.minImprovement = defaults.minImprovement
+        #expect(config.maxEpochs == 0 && config.maxSeconds == 0, "no cap and no time budget by default")
+        #expect(config.effectiveMaxEpochs == EnsembleConfig.epochSafetyCap)
+        let data = pendulumData(episodes: 20, length: 40, seed: 11)
+        let model = try ProbabilisticEnsemble(config: config, stateNames: data.stateNames, actionNames: data.actionNames)
+        let reports = try model.fit(data)
+        #expect(model.lastStoppedBy == .holdout)
+        #expect(reports.last?.stoppedBy == .holdout)
+        #expect(reports.dropLast().allSatisfy { $0.stoppedBy == nil })
+        #expect(reports.count < EnsembleConfig.epochSafetyCap)
+        // the rule itself: the last `patience` epochs improved no member's best by more than 1 %, the one before did
+        #expect(reports.last?.epochsWithoutImprovement == config.patience)
+        #expect(reports.count > config.patience && reports[reports.count - config.patience - 1].epochsWithoutImprovement == 0)
+    }
+
+    @Test("an epoch cap or a time budget ends training early and is reported as such")
+    func stopsByCapOrBudget() throws {
+        let data = pendulumData(episodes: 10, length: 30, seed: 12)
+        var capped = smallConfig(); capped.maxEpochs = 3; capped.patience = 50
+        let model = try ProbabilisticEnsemble(config: capped, stateNames: data.stateNames, actionNames: data.actionNames)
+        let reports = try model.fit(data)
+        #expect(reports.count == 3)
+        #expect(reports.last?.stoppedBy == .maxEpochs && model.lastStoppedBy == .maxEpochs)
+
+        var budget = smallConfig(); budget.maxEpochs = 0; budget.maxSeconds = 1e-9; budget.patience = 50
+        let timed = try ProbabilisticEnsemble(config: budget, stateNames: data.stateNames, actionNames: data.actionNames)
+        let one = try timed.fit(data)
+        #expect(one.count == 1, "the budget is checked after each epoch")
+        #expect(timed.lastStoppedBy == .timeBudget)
+        #expect(TrainingStop.allCases.map(\.rawValue) == ["holdout", "max_epochs", "time_budget"])
+    }
+
+    @Test("negative caps and a zero patience are refused")
+    func refusesBadStoppingSettings() {
+        for change in [{ (c: inout EnsembleConfig) in c.maxEpochs = -1 }, { $0.maxSeconds = -1 }, { $0.maxSeconds = .nan }, { $0.patience = 0 }] {
+            var config = smallConfig(); change(&config)
+            #expect(throws: DynamicsError.self) { try ProbabilisticEnsemble(config: config, stateNames: ["s"], actionNames: ["a"]) }
+        }
+    }
+
     @Test("save → load round trip is bit-exact, and a truncated file is a clear error")
     func saveLoad() throws {
         let data = pendulumData(episodes: 8, length: 30, seed: 3)

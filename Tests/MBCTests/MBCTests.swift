@@ -156,6 +156,8 @@ struct DynamicsCLITests {
         #expect(fit.status == 0, "\(fit.stderr)")
         let f = try lastJSON(fit.stdout)
         #expect((f["elites"] as? [Int])?.count == 2)
+        #expect(f["stopped_by"] as? String == "max_epochs" && f["epochs"] as? Int == 3, "the config's cap of 3 epochs ended training")
+        #expect(fit.stdout.contains("training stopped after 3 epochs by the epoch cap (maxEpochs 3)"))
         #expect(FileManager.default.fileExists(atPath: model))
         let eval = try mbc(["eval-dynamics", "--model", model, "--data", test, "--horizon", "5", "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")

@@ -474,9 +474,9 @@ let invalidCases: [InvalidCase] = [
         \(massiveLink("arm", mass: 0))
         <joint name="slide" type="floating"><parent link="base"/><child link="arm"/></joint>
         """, marker: "<link name=\"arm\"", element: "link 'arm'", message: "link 'arm' is moved by joint 'slide' but has no mass"),
-    InvalidCase("zero box size", """
+    InvalidCase("negative box size", """
         <link name="a"><collision><geometry>
-          <box size="1 0 1"/>
+          <box size="1 -0.1 1"/>
         </geometry></collision></link>
         """, marker: "<box", element: "link 'a'", message: "<box> size must be positive"),
     InvalidCase("negative sphere radius", """
@@ -484,15 +484,15 @@ let invalidCases: [InvalidCase] = [
           <sphere radius="-0.1"/>
         </geometry></visual></link>
         """, marker: "<sphere", element: "link 'a'", message: "<sphere> radius must be positive"),
-    InvalidCase("zero cylinder length", """
+    InvalidCase("negative cylinder length", """
         <link name="a"><collision><geometry>
-          <cylinder radius="0.1" length="0"/>
+          <cylinder radius="0.1" length="-1"/>
         </geometry></collision></link>
         """, marker: "<cylinder", element: "link 'a'", message: "<cylinder> length must be positive"),
-    InvalidCase("zero capsule radius", """
-        <link name="a"><collision><geometry>
-          <capsule radius="0" length="1"/>
-        </geometry></collision></link>
+    InvalidCase("negative capsule radius", """
+        <link name="a"><visual><geometry>
+          <capsule radius="-0.5" length="1"/>
+        </geometry></visual></link>
         """, marker: "<capsule", element: "link 'a'", message: "<capsule> radius must be positive"),
     InvalidCase("empty geometry", """
         <link name="a"><collision>
@@ -730,4 +730,217 @@ func parsesQuadruped() throws {
 func parsesArm() throws {
     let robot = try URDFParser.parse(contentsOf: packageFile("robots/arm.urdf"))
     #expect(robot.joints.filter(\.type.isActuated).count == 7)
+}
+
+// MARK: - Repairs of common flaws in published robot files
+
+@Test func skipsZeroSizeVisualGeometryWithAWarning() throws {
+    let text = robot("""
+    <link name="a">
+      <inertial><mass value="1"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>
+      <visual name="marker"><geometry><box size="0 0 0"/></geometry><material name="red"><color rgba="1 0 0 1"/></material></visual>
+      <visual><geometry><sphere radius="0"/></geometry></visual>
+      <visual><geometry><mesh filename="a.stl" scale="0 1 1"/></geometry></visual>
+      <visual><geometry><cylinder radius="0.1" length="0"/></geometry></visual>
+      <visual name="kept"><geometry><box size="1 1 1"/></geometry><material name="red"/></visual>
+    </link>
+    """)
+    let parsed = try URDFParser.parse(string: text)
+    let link = parsed.links[0]
+    #expect(link.visuals.map(\.name) == ["kept"])
+    #expect(link.visuals[0].rgba == [1, 0, 0, 1], "a skipped visual's inline colour still defines its material")
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        .filter { $0.element.contains("<visual") }.map { $0.offset + 1 }
+    #expect(parsed.warnings == [
+        "link 'a' (line \(lines[0])): <visual> <box> has zero size (size \"0.0 0.0 0.0\") (skipped; visual geometry is not simulated)",
+        "link 'a' (line \(lines[1])): <visual> <sphere> has zero size (radius 0) (skipped; visual geometry is not simulated)",
+        "link 'a' (line \(lines[2])): <visual> <mesh> has zero size (scale \"0.0 1.0 1.0\") (skipped; visual geometry is not simulated)",
+        "link 'a' (line \(lines[3])): <visual> <cylinder> has zero size (length 0) (skipped; visual geometry is not simulated)",
+    ])
+}
+
+@Test func skipsZeroSizeCollisionGeometryWithAWarningNamingTheLink() throws {
+    let text = robot("""
+    <link name="foot">
+      <inertial><mass value="1"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>
+      <collision><geometry><box size="0.1 0 0.1"/></geometry></collision>
+      <collision><geometry><capsule radius="0" length="1"/></geometry></collision>
+      <collision><geometry><sphere radius="0.02"/></geometry></collision>
+    </link>
+    """)
+    let parsed = try URDFParser.parse(string: text)
+    #expect(parsed.links[0].collisions.map(\.geometry) == [.sphere(radius: 0.02)])
+    let first = line(of: "<box size=\"0.1 0 0.1\"", in: text)
+    #expect(parsed.warnings == [
+        "link 'foot' (line \(first)): <collision> <box> has zero size (size \"0.1 0.0 0.1\"): a shape without volume cannot touch anything (skipped; MuJoCo refuses such a geom)",
+        "link 'foot' (line \(first + 1)): <collision> <capsule> has zero size (radius 0): a shape without volume cannot touch anything (skipped; MuJoCo refuses such a geom)",
+    ])
+    // the simulation model has only the sphere
+    let model = try RobotModel(urdf: parsed)
+    #expect(model.bodies[0].shapes.count == 1)
+}
+
+@Test func balancesInertiaThatBreaksTheTriangleInequalityByRounding() throws {
+    // A thin plate (I_z = I_x + I_y) printed with rounding: I_x + I_y falls 0.4 % short of I_z; and a rotated
+    // tensor (products of inertia) 2 % short.
+    let plate = (x: 0.00167, y: 0.00333, z: 0.00502)
+    let c = cos(0.3), s = sin(0.3)
+    // R · diag(0.2, 0.3, 0.51) · Rᵀ for a rotation of 0.3 rad about z: I₁ + I₂ = 0.5 < 0.51
+    let rxx = c * c * 0.2 + s * s * 0.3, ryy = s * s * 0.2 + c * c * 0.3, rxy = c * s * (0.2 - 0.3)
+    let text = robot("""
+    <link name="plate">
+      <inertial><mass value="2"/>
+        <inertia ixx="\(plate.x)" ixy="0" ixz="0" iyy="\(plate.y)" iyz="0" izz="\(plate.z)"/>
+      </inertial>
+    </link>
+    <link name="rotated">
+      <inertial><mass value="1"/>
+        <inertia ixx="\(rxx)" ixy="\(rxy)" ixz="0" iyy="\(ryy)" iyz="0" izz="0.51"/>
+      </inertial>
+    </link>
+    <joint name="weld" type="fixed"><parent link="plate"/><child link="rotated"/></joint>
+    """)
+    let parsed = try URDFParser.parse(string: text, fileName: "plate.urdf")
+    for (name, original) in [("plate", [plate.x, plate.y, plate.z]), ("rotated", [0.2, 0.3, 0.51])] {
+        let inertia = try #require(parsed.link(named: name)?.inertial?.inertia)
+        let moments = inertia.symmetricEigenvalues
+        // MuJoCo's balanceinertia: every principal moment set to their mean — isotropic, trace kept
+        let mean = original.reduce(0, +) / 3
+        #expect(inertia == Mat3.diagonal(Vec3(mean, mean, mean)))
+        #expect(moments[0] + moments[1] >= moments[2], "triangle inequality holds after balancing")
+        expectClose(moments.reduce(0, +), original.reduce(0, +), tolerance: 1e-15)
+        // the documented bound: each principal moment moves by at most ⅔ (I₃ − I₁)
+        let bound = 2.0 / 3.0 * (original[2] - original[0])
+        for (new, old) in zip(moments, original.sorted()) { #expect(abs(new - old) <= bound + 1e-15) }
+    }
+    #expect(parsed.warnings.count == 2)
+    let warning = try #require(parsed.warnings.first)
+    let inertiaLine = line(of: "ixx=\"\(plate.x)\"", in: text)
+    #expect(warning.hasPrefix("link 'plate' (line \(inertiaLine)): <inertia> principal moments 0.00167, 0.00333, 0.00502 break the triangle inequality (I₁ + I₂ = 0.005 < I₃ = 0.00502 by 0.398406 % of I₃); balanced as MuJoCo's balanceinertia does: all three set to their mean 0.00334 kg·m²"), "\(warning)")
+    #expect(parsed.warnings[1].hasPrefix("link 'rotated' (line "), "\(parsed.warnings[1])")
+    #expect(parsed.warnings[1].contains("by 1.96078 % of I₃"), "\(parsed.warnings[1])")
+}
+
+@Test func acceptsRoundingBelowTheToleranceUnchangedAndRefusesFarOffInertia() throws {
+    // 1e-7 relative short: within the printing tolerance, kept exactly
+    let tiny = robot("""
+    <link name="a"><inertial><mass value="1"/><inertia ixx="0.5" ixy="0" ixz="0" iyy="0.5" iyz="0" izz="1.0000001"/></inertial></link>
+    """)
+    let parsed = try URDFParser.parse(string: tiny)
+    #expect(parsed.links[0].inertial?.inertia == Mat3.diagonal(Vec3(0.5, 0.5, 1.0000001)))
+    #expect(parsed.warnings.isEmpty)
+
+    // 9.8 % is still balanced; 10.5 % is refused with the moments and the inequality, at the <inertia> line
+    let limit = robot("""
+    <link name="a"><inertial><mass value="1"/><inertia ixx="0.451" ixy="0" ixz="0" iyy="0.451" iyz="0" izz="1"/></inertial></link>
+    """)
+    #expect(try URDFParser.parse(string: limit).warnings.count == 1)
+    let far = robot("""
+    <link name="arm_link">
+      <inertial>
+        <mass value="1"/>
+        <inertia ixx="0.4475" ixy="0" ixz="0" iyy="0.4475" iyz="0" izz="1"/>
+      </inertial>
+    </link>
+    """)
+    let error = try #require(throws: URDFError.self) { try URDFParser.parse(string: far, fileName: "far.urdf") }
+    #expect(error.file == "far.urdf")
+    #expect(error.line == line(of: "<inertia ", in: far))
+    #expect(error.element == "link 'arm_link'")
+    #expect(error.message == "<inertia>: inertia violates the triangle inequality (principal moments 0.4475, 0.4475, 1: I₁ + I₂ = 0.895 < I₃ = 1 by 10.5 % of I₃, more than the 10 % that rounding explains; check the values and the <inertial> frame)", "\(error.message)")
+}
+
+@Test func refusesInertiaThatIsNotPositiveDefiniteOrTooLargeToAnalyse() throws {
+    let indefinite = robot("""
+    <link name="a"><inertial><mass value="1"/>
+      <inertia ixx="0.1" ixy="0" ixz="0" iyy="0.1" iyz="0" izz="-0.01"/>
+    </inertial></link>
+    """)
+    let error = try #require(throws: URDFError.self) { try URDFParser.parse(string: indefinite) }
+    #expect(error.line == line(of: "<inertia ", in: indefinite))
+    #expect(error.message == "<inertia>: inertia is not positive definite (eigenvalues -0.01, 0.1, 0.1)", "\(error.message)")
+
+    // values whose squares overflow: analysed on the scaled tensor, so a huge but valid tensor is accepted
+    let huge = robot("""
+    <link name="a"><inertial><mass value="1"/><inertia ixx="1e200" ixy="1e199" ixz="0" iyy="1e200" iyz="0" izz="1e200"/></inertial></link>
+    """)
+    #expect(try URDFParser.parse(string: huge).warnings.isEmpty)
+    let hugeIndefinite = huge.replacingOccurrences(of: "ixy=\"1e199\"", with: "ixy=\"2e200\"")
+    let hugeError = try #require(throws: URDFError.self) { try URDFParser.parse(string: hugeIndefinite) }
+    #expect(hugeError.message.hasPrefix("<inertia>: inertia is not positive definite (eigenvalues -1e+200"), "\(hugeError.message)")
+}
+
+// MARK: - Unexpanded xacro
+
+@Test(arguments: [
+    ("<origin xyz=\"${length/2} 0 0\"/>", "<origin> attribute 'xyz' holds the unexpanded xacro substitution '${length/2}'"),
+    ("<origin xyz=\"0 0 $(arg height)\"/>", "<origin> attribute 'xyz' holds the unexpanded xacro substitution '$(arg height)'"),
+    ("<limit lower=\"-1\" upper=\"1\" effort=\"$(optenv EFFORT 10)\" velocity=\"1\"/>", "<limit> attribute 'effort' holds the unexpanded xacro substitution '$(optenv EFFORT 10)'"),
+    ("<parent link=\"${prefix}base\"/>", "<parent> attribute 'link' holds the unexpanded xacro substitution '${prefix}'"),
+])
+func namesUnexpandedXacroSubstitutionsAtTheirLine(element: String, message: String) throws {
+    // a joint whose <parent>, <origin> or <limit> is replaced by `element`
+    var lines = ["<parent link=\"base\"/>", "<child link=\"arm\"/>", "<limit lower=\"-1\" upper=\"1\" effort=\"1\" velocity=\"1\"/>"]
+    if let same = lines.firstIndex(where: { $0.prefix(7) == element.prefix(7) }) { lines[same] = element } else { lines.append(element) }
+    let text = robot("""
+    \(massiveLink("base"))
+    \(massiveLink("arm"))
+    <joint name="j" type="revolute">
+      \(lines.joined(separator: "\n  "))
+    </joint>
+    """)
+    let error = try #require(throws: URDFError.self) { try URDFParser.parse(string: text, fileName: "/robots/arm.urdf.xacro") }
+    #expect(error.line == line(of: element, in: text), "\(error)")
+    #expect(error.element == "joint 'j'")
+    #expect(error.message == "\(message); this is a xacro file: expand it first with `xacro arm.urdf.xacro > arm.urdf` and load arm.urdf", "\(error.message)")
+}
+
+@Test func xacroAdviceNamesTheFileOrAGenericCommand() throws {
+    let text = robot("""
+    <link name="a"><inertial><mass value="${mass}"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial></link>
+    """)
+    let plain = try #require(throws: URDFError.self) { try URDFParser.parse(string: text, fileName: "robot.urdf") }
+    #expect(plain.description == "robot.urdf:3: link 'a': <mass> attribute 'value' holds the unexpanded xacro substitution '${mass}'; this is a xacro file: expand its xacro source first (e.g. `xacro robot.urdf.xacro > robot.urdf`) and load the output")
+    let element = robot("<xacro:include filename=\"common.xacro\"/>")
+    let included = try #require(throws: URDFError.self) { try URDFParser.parse(string: element, fileName: "leg.xacro") }
+    #expect(included.line == 3)
+    #expect(included.message == "this is an unexpanded xacro file (a xacro: element); expand it first with `xacro leg.xacro > leg.urdf` and load leg.urdf")
+}
+
+@Test func warnsAboutAnUnexpandedMeshFilenameButLoads() throws {
+    let text = robot("""
+    <link name="a">
+      <inertial><mass value="1"/><inertia ixx="1" ixy="0" ixz="0" iyy="1" iyz="0" izz="1"/></inertial>
+      <visual><geometry><mesh filename="$(find my_robot)/meshes/a.stl"/></geometry></visual>
+    </link>
+    """)
+    let parsed = try URDFParser.parse(string: text)
+    #expect(parsed.warnings == ["link 'a' (line \(line(of: "<mesh", in: text))): <mesh> filename holds the unexpanded xacro substitution '$(find my_robot)' (meshes are not loaded; was the file run through xacro?)"])
+}
+
+// MARK: - Large robots
+
+@Test func validatesLongChainsWithoutRecursionOrQuadraticTime() throws {
+    // 10,000 links welded in a chain below a hinge: the moving body's mass comes from the chain's last link.
+    // The checks walk the chain iteratively and once (before, each joint walked to the root: ~25 s).
+    let count = 10_000
+    var body = massiveLink("base") + "\n<link name=\"c0\"/>\n" + revolute("hinge", parent: "base", child: "c0") + "\n"
+    for i in 1..<count {
+        body += "<link name=\"c\(i)\"/><joint name=\"w\(i)\" type=\"fixed\"><parent link=\"c\(i - 1)\"/><child link=\"c\(i)\"/></joint>\n"
+    }
+    let withMass = robot(body.replacingOccurrences(of: "<link name=\"c\(count - 1)\"/>", with: massiveLink("c\(count - 1)")))
+    let start = Date()
+    let parsed = try URDFParser.parse(string: withMass)
+    #expect(parsed.links.count == count + 1)
+    #expect(Date().timeIntervalSince(start) < 60)
+
+    let massless = robot(body)
+    let error = try #require(throws: URDFError.self) { try URDFParser.parse(string: massless) }
+    #expect(error.message.hasPrefix("link 'c0' is moved by joint 'hinge' but has no mass"), "\(error)")
+
+    // closing the chain into a loop is found, and reported at the first joint of the loop in document order
+    let loop = robot(body + "<joint name=\"back\" type=\"fixed\"><parent link=\"c\(count - 1)\"/><child link=\"base\"/></joint>\n")
+    let cycle = try #require(throws: URDFError.self) { try URDFParser.parse(string: loop) }
+    #expect(cycle.element == "joint 'hinge'")
+    #expect(cycle.message == "kinematic cycle: links 'c0' → 'c1' → 'c2' → 'c3' → 'c4' → … → 'c\(count - 1)' → 'base' → 'c0' (\(count + 1) links)", "\(cycle.message.prefix(200))")
 }
