@@ -3,7 +3,7 @@ import Foundation
 
 // MARK: - Configuration
 
-/// Settings of ``CEMOptimizer``; defaults are the PETS values (Chua et al. 2018, appendix; ALGORITHMS.md).
+/// Settings of ``CEMOptimizer``; defaults are the PETS values (Chua et al. 2018, appendix).
 /// Decoding is synthesized; `ConfigCoding.decode(_:fromJSON:)` fills missing keys from the defaults.
 /// Ranges: `CEMConfiguration+Ranges.swift`.
 public struct CEMConfiguration: Codable, Sendable, Equatable {
@@ -42,7 +42,7 @@ public struct CEMConfiguration: Codable, Sendable, Equatable {
 // MARK: - Optimizer
 
 /// The cross-entropy method as used by PETS (Chua et al. 2018, "Deep Reinforcement Learning in a Handful
-/// of Trials using Probabilistic Dynamics Models", §4 and appendix; ALGORITHMS.md "CEM").
+/// of Trials using Probabilistic Dynamics Models", §4 and appendix).
 ///
 /// Per call: m ← initial mean (clamped), v ← f·(ub − lb)² with f = 1/16. For I iterations: draw N sequences
 /// from N(m, diag v) truncated to the bounds, rank them by cost, take the K best (the elites, finite costs
@@ -51,7 +51,7 @@ public struct CEMConfiguration: Codable, Sendable, Equatable {
 ///     m ← α m + (1 − α) mean(elites),   v ← α v + (1 − α) var(elites)      (population variance)
 ///
 /// (optionally floored at `minimumVarianceFraction`·(ub − lb)², off by default)
-/// and return m, the smoothed elite mean, not the single best sample (ALGORITHMS.md; PETS' code returns
+/// and return m, the smoothed elite mean, not the single best sample (PETS' code returns
 /// the smoothed mean too). The variance restarts every call, as in PETS; nothing else is kept.
 ///
 /// **Sampling: resampling, not clipping, and without PETS' variance constraint.** Each coordinate is drawn

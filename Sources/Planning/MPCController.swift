@@ -28,7 +28,7 @@ public struct PlanningTimeStatistics: Sendable, Equatable {
 
 // MARK: - Controller
 
-/// Receding-horizon model-predictive control (ALGORITHMS.md "MPC"; the PETS control loop of Chua et al.
+/// Receding-horizon model-predictive control (the PETS control loop of Chua et al.
 /// 2018, §4): observe s_t, optimize a_{t:t+H} with a ``TrajectoryOptimizer`` against a model, execute the
 /// first k actions of the plan (k = `replanInterval`), then replan from the new observation.
 ///

@@ -4,7 +4,7 @@ import Foundation
 // MARK: - Kind
 
 /// The trajectory optimizers this module provides, chosen by configuration and built by a `switch`
-/// (STYLE.md "Configuration": an enum, not strings resolved at run time).
+/// (an enum, not strings resolved at run time).
 public enum PlannerKind: String, CaseIterable, Codable, Sendable {
     /// Cross-entropy method as in PETS (Chua et al. 2018): ``CEMOptimizer``.
     case cem
@@ -32,7 +32,7 @@ public enum PlannerKind: String, CaseIterable, Codable, Sendable {
 
 // MARK: - Planner configuration
 
-/// Everything that configures model-predictive control with one of the optimizers (ALGORITHMS.md "MPC").
+/// Everything that configures model-predictive control with one of the optimizers (receding-horizon MPC as in PETS, Chua et al. 2018).
 /// Decoding is synthesized; the YAML loader (`Configuration.ConfigLoader`) and
 /// `ConfigCoding.decode(_:fromJSON:)` merge a document over the defaults, so it need only name what it
 /// changes. Ranges: `PlannerConfiguration+Ranges.swift`.

@@ -11,7 +11,7 @@ import Foundation
 ///   - count: number of candidates in `population`.
 /// - Returns: one cost per candidate, shape (count). NaN, +∞ and −∞ are all read as +∞ ("infeasible"):
 ///   such a candidate is never an elite, never receives weight and never becomes the best solution
-///   (STYLE.md, the mbrl-lib note: a NaN must not be able to win).
+///   (a NaN must not be able to win, unlike mbrl-lib's replacement of NaN scores by a near-zero number).
 public typealias BatchCost = (_ population: [Double], _ count: Int) -> [Double]
 
 // MARK: - Result
@@ -39,7 +39,7 @@ public struct OptimizationResult: Sendable, Equatable {
 /// A sampling-based optimizer of a flat action sequence of shape (horizon × actionDimension) within
 /// per-action-dimension bounds (the same box at every time step).
 ///
-/// The optimizer knows nothing about control (STYLE.md, mbrl-lib's `optimize(objective, x0)`): it sees only
+/// The optimizer knows nothing about control (as mbrl-lib's `optimize(objective, x0)`): it sees only
 /// a batched cost and a warm-start mean. The time axis matters only for iCEM's colored noise and for
 /// ``advance(by:)``. Scratch buffers are allocated once, at construction.
 ///
