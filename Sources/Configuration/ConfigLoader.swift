@@ -96,12 +96,14 @@ public struct ConfigLoader: Sendable {
             let (path, message) = describe(error, tree: tree)
             throw merge.error(at: path, message: message, fallback: source)
         }
-        // the first violation in the order the values were written: keys set exactly (by line, file before
-        // overrides), then those located only by a parent key, then defaults
+        // the first violation in the order the values were written: a value out of its own range before a
+        // rule between keys (so `--set populationSize=-1` is named, not the eliteCount it breaks); then keys
+        // set exactly (by line, file before overrides), then those located only by a parent key, then defaults
         let ranked = value.violations().map { v -> (ConfigViolation, ConfigLocation?, Int) in
-            for key in [v.keyPath] + v.related { if let l = merge.locations[key] { return (v, l, 0) } }
+            let between = v.related.isEmpty ? 0 : 3
+            for key in [v.keyPath] + v.related { if let l = merge.locations[key] { return (v, l, between) } }
             let parent = merge.location(of: v.keyPath)
-            return (v, parent, parent == nil ? 2 : 1)
+            return (v, parent, between + (parent == nil ? 2 : 1))
         }
         if let (v, l, _) = ranked.min(by: { ($0.2, $0.1?.rank ?? 0, $0.1?.line ?? 0) < ($1.2, $1.1?.rank ?? 0, $1.1?.line ?? 0) }) {
             throw ConfigError(source: l?.source ?? source, line: l?.line, message: v.description)

@@ -177,6 +177,11 @@ struct ConfigLoaderTests {
         #expect(throws: ConfigError(source: "--set episodes=-1", message: "episodes: -1 is outside [0, 1000000]")) {
             try ConfigLoader().load(SimulatorMPCConfig(), yaml: "episodes: 3\n", source: "f.yaml", overrides: [try ConfigOverride(parsing: "episodes=-1")])
         }
+        // a value out of its own range is named before a rule between keys it also breaks (eliteCount ≤ populationSize)
+        #expect(throws: ConfigError(source: "--set planner.cem.populationSize=-1", message: "planner.cem.populationSize: -1 is outside [1, 100000]")) {
+            try ConfigLoader().load(SimulatorMPCConfig(), yaml: "planner:\n  cem:\n    eliteCount: 8\n", source: "f.yaml",
+                                    overrides: [try ConfigOverride(parsing: "planner.cem.populationSize=-1")])
+        }
     }
 
     @Test("every file in configs/ loads unchanged with its type, and means what it says")
