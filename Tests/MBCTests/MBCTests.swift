@@ -241,3 +241,21 @@ struct DynamicsCLITests {
         #expect(wrongMode.status != 0 && wrongMode.stderr.contains("arm.controlMode = position") && wrongMode.stderr.contains("arm.controlMode = torque"), "\(wrongMode.stderr)")
     }
 }
+
+@Suite("mbc plot")
+struct PlotCommandTests {
+    @Test("mbc plot draws a run's metric as SVG and reports it in JSON; a missing metric is a clear error")
+    func plot() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mbc-plot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("metrics"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "step,wall_time,episode_return\n0,1,-3\n1,2,-1\n2,3,4\n".write(to: dir.appendingPathComponent("metrics/metrics.csv"), atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("curve.svg").path
+        let r = try mbc(["plot", dir.path, "--metric", "episode_return", "--out", out, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try lastJSON(r.stdout)["drawn"] as? [String] == ["episode_return"])
+        #expect(try String(contentsOfFile: out, encoding: .utf8).hasPrefix("<svg"))
+        let bad = try mbc(["plot", dir.path, "--metric", "cost", "--out", out])
+        #expect(bad.status != 0 && bad.stderr.contains("no metric 'cost'"), "\(bad.stderr)")
+    }
+}

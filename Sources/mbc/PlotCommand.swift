@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import Plotting
+
+struct Plot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw run metrics (one run, or several as mean ± 1 s.d.), eval-dynamics' open-loop error or bench ratios as SVG.")
+    @Argument(help: "Run directories (metrics/metrics.csv), metrics CSV files, or one JSON file saved from eval-dynamics/bench --json.")
+    var sources: [String] = []
+    @Option(help: "The metric to draw (default: every metric, one panel each).") var metric: String?
+    @Option(help: "The x column of the metrics.") var x: String = "step"
+    @Option(help: "Trailing moving-average window (1: no smoothing).") var smooth: Int = 1
+    @Flag(help: "Logarithmic y axis.") var logY = false
+    @Option(help: "Output SVG file.") var out: String = "plot.svg"
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let result = try makePlot(PlotRequest(sources: sources, metric: metric, x: x, smooth: smooth, logY: logY))
+        let url = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(result.svg.utf8).write(to: url, options: .atomic)
+        say("wrote \(out): \(result.kind), \(result.drawn.count) \(result.drawn.count == 1 ? "curve" : "curves/panels") (\(result.drawn.joined(separator: ", ")))")
+        if common.json { printJSON(["out": out, "kind": result.kind, "drawn": result.drawn, "sources": sources]) }
+    }
+}
