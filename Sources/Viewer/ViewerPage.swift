@@ -255,10 +255,10 @@ public enum ViewerPage {
             .replacingOccurrences(of: "{{DATA}}", with: json(data))
     }
 
-    /// Builds the page and writes it atomically to `out`. Returns the data written.
+    /// Builds the page from the log at `logURL` and `model`, and writes it atomically to `out`. Returns the data written.
     @discardableResult
-    public static func write(logURL: URL, robotURL: URL, to out: URL, options: ViewerOptions = .init()) throws -> ViewerPageData {
-        let data = try build(logURL: logURL, robotURL: robotURL, options: options)
+    public static func write(logURL: URL, model: RobotModel, to out: URL, options: ViewerOptions = .init()) throws -> ViewerPageData {
+        let data = try build(log: LogReader.read(url: logURL), model: model, options: options)
         try Data(html(data).utf8).write(to: out, options: .atomic)
         return data
     }

@@ -25,14 +25,14 @@ struct View: ParsableCommand {
         options.baseMode = mode
         options.maxFrames = maxFrames
         options.targetColumns = target.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-        try writeViewerPage(log: URL(fileURLWithPath: log), robot: resolveResource(robot), out: URL(fileURLWithPath: out),
-                            options: options, json: common.json)
+        let model = try RobotModel(contentsOf: resolveResource(robot))
+        try writeViewerPage(log: URL(fileURLWithPath: log), model: model, out: URL(fileURLWithPath: out), options: options, json: common.json)
     }
 }
 
 /// Builds and writes a viewer page, printing one line (and the JSON summary with `json`).
-func writeViewerPage(log: URL, robot: URL, out: URL, options: ViewerOptions = ViewerOptions(), json: Bool) throws {
-    let data = try ViewerPage.write(logURL: log, robotURL: robot, to: out, options: options)
+func writeViewerPage(log: URL, model: RobotModel, out: URL, options: ViewerOptions = ViewerOptions(), json: Bool) throws {
+    let data = try ViewerPage.write(logURL: log, model: model, to: out, options: options)
     let bytes = (try? FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int) ?? 0
     say("wrote \(out.path): \(data.episodes.count) episode\(data.episodes.count == 1 ? "" : "s"), \(data.frameCount) frames"
         + (data.stride > 1 ? " (every \(data.stride)th row)" : "") + ", \(data.bodyNames.count) bodies, \(data.shapes.count) shapes, "
@@ -40,5 +40,28 @@ func writeViewerPage(log: URL, robot: URL, out: URL, options: ViewerOptions = Vi
     if json {
         printJSON(["page": out.path, "episodes": data.episodes.count, "frames": data.frameCount, "stride": data.stride,
                    "bodies": data.bodyNames.count, "shapes": data.shapes.count, "bytes": bytes])
+    }
+}
+
+/// `--view page.html` of the commands that record: the page is built from the recorded log.
+struct ViewOptions: ParsableArguments {
+    @Option(help: "Also write a 3D viewer page (self-contained HTML) of the run; without --record the rollout is recorded to the run directory's rollout.csv.")
+    var view: String?
+
+    /// Where to record: `record`, else (with `--view`) `rollout.csv` in the run directory, else nil.
+    func recordPath(record: String?, runDirectory: @autoclosure () -> URL) throws -> String? {
+        if let record { return record }
+        guard view != nil else { return nil }
+        let dir = runDirectory()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("rollout.csv").path
+    }
+
+    /// Writes the page from the closed log at `recordPath` for `env`'s robot (fixed or floating as simulated).
+    func write<E: RobotEnvironment>(env: E, recordPath: String?) throws {
+        guard let view, let recordPath else { return }
+        var options = ViewerOptions()
+        options.baseMode = env.simulation.fixedBase ? .fixed : .floating
+        try writeViewerPage(log: URL(fileURLWithPath: recordPath), model: env.simulation.model, out: URL(fileURLWithPath: view), options: options, json: false)
     }
 }
