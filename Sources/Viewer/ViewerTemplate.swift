@@ -66,8 +66,15 @@ const M = {
 };
 
 // ---------- WebGL setup ----------
+// options from the address: #t=2.5&episode=1&paused&speed=2&yaw=..&pitch=..&dist=..&aa=0|1&bench
+const opts={}; for(const kv of location.hash.slice(1).split('&')){ if(!kv) continue; const [k,v]=kv.split('='); opts[decodeURIComponent(k)]=v===undefined?true:decodeURIComponent(v); }
+// multisampling costs a software renderer (SwiftShader, llvmpipe) about 3× per frame: off there unless #aa=1
+function rendererName(){ const c=document.createElement('canvas'), g=c.getContext('webgl'); if(!g) return '';
+  const ext=g.getExtension('WEBGL_debug_renderer_info'); const r=String(ext?g.getParameter(ext.UNMASKED_RENDERER_WEBGL):g.getParameter(g.RENDERER));
+  const lose=g.getExtension('WEBGL_lose_context'); if(lose) lose.loseContext(); return r; }
+const renderer=rendererName(), software=/swiftshader|llvmpipe|softpipe|software/i.test(renderer);
 const canvas = document.getElementById('gl');
-const gl = canvas.getContext('webgl', {antialias:true, preserveDrawingBuffer:true});
+const gl = canvas.getContext('webgl', {antialias: opts.aa!==undefined ? opts.aa!=='0' : !software, preserveDrawingBuffer:true});
 if (!gl) { document.getElementById('err').textContent = 'WebGL is not available in this browser.'; return; }
 function shader(type, src){ const s=gl.createShader(type); gl.shaderSource(s,src); gl.compileShader(s);
   if(!gl.getShaderParameter(s,gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s)); return s; }
@@ -167,8 +174,6 @@ window.addEventListener('mousemove',ev=>{ if(!drag) return; const dx=ev.clientX-
   else { c.yaw-=dx*0.006; c.pitch=Math.max(-0.2,Math.min(1.5,c.pitch+dy*0.006)); } });
 canvas.addEventListener('wheel',ev=>{ st.cam.dist=Math.max(0.2,Math.min(100,st.cam.dist*Math.exp(ev.deltaY*0.0012))); ev.preventDefault(); },{passive:false});
 
-// options from the address: #t=2.5&episode=1&paused&speed=2&yaw=..&pitch=..&dist=..
-const opts={}; for(const kv of location.hash.slice(1).split('&')){ if(!kv) continue; const [k,v]=kv.split('='); opts[decodeURIComponent(k)]=v===undefined?true:decodeURIComponent(v); }
 setEpisode(Math.max(0,Math.min(episodes.length-1, opts.episode? +opts.episode : 0)));
 epSel.value=st.ep;
 if(opts.t!==undefined){ const e=ep(); st.t=e.time[0]+(+opts.t); st.frame=frameAt(e,st.t); }
@@ -219,6 +224,11 @@ function render(now){
   const dt=Math.min(0.1,(now-last)/1000); last=now; if(dt>0) st.fps=st.fps?0.95*st.fps+0.05/dt:1/dt;
   const e=ep();
   if(st.playing){ st.t+=dt*st.speed; if(st.t>e.time[e.frames-1]) st.t=e.time[0]; st.frame=frameAt(e,st.t); }
+  draw();
+  requestAnimationFrame(render);
+}
+function draw(){
+  const e=ep();
   const f=st.frame; if(+slider.value!==f) slider.value=f;
   resize();
   const c=st.cam; if(st.follow){ const p=bodyPose(e,f,0); c.center[0]=p[0]; c.center[1]=p[1]; c.center[2]=Math.max(0.1,p[2]); }
@@ -256,8 +266,13 @@ function render(now){
     drawFlat(DISC, M.scale(M.translate(M.ident(),T[3*f],T[3*f+1],0.0015),0.03,0.03,1),[0.85,0.1,0.15,0.35]); gl.depthMask(true); gl.disable(gl.BLEND); }
   if(f!==hudFrame || (++hudTick%15)===0){ updateHud(e,f); hudFrame=f; }
   st.drawn++;
-  requestAnimationFrame(render);
 }
+// #bench: draw 300 frames spread over the episode, each waited for (gl.readPixels), and write the
+// rate into the page (<div id="bench">), for the browser test; the page then plays as usual
+if(opts.bench!==undefined){ const e=ep(), n=300, px=new Uint8Array(4); st.playing=false; draw(); gl.readPixels(0,0,1,1,gl.RGBA,gl.UNSIGNED_BYTE,px);
+  const t0=performance.now(); for(let i=0;i<n;i++){ st.frame=Math.floor(i*(e.frames-1)/(n-1)); draw(); gl.readPixels(0,0,1,1,gl.RGBA,gl.UNSIGNED_BYTE,px); }
+  const ms=(performance.now()-t0)/n; const d=document.createElement('div'); d.id='bench';
+  d.textContent='fps='+(1000/ms).toFixed(1)+' ms='+ms.toFixed(2)+' frames='+e.frames+' bodies='+NB+' size='+canvas.width+'x'+canvas.height+' antialias='+gl.getContextAttributes().antialias+' renderer='+renderer; document.body.appendChild(d); st.frame=0; st.playing=true; }
 window.mbcViewer={data:D, episodes, state:st, frameAt};
 requestAnimationFrame(render);
 })();
