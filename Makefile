@@ -17,8 +17,7 @@ deps:
 # out/quadruped-mpc.csv and writes the 3D viewer page out/quadruped-mpc.html (open it in a browser)
 run: deps
 	mkdir -p out
-	swift build -c release --product mbc
-	time .build/release/mbc mpc --config configs/mpc-quadruped.yaml --episodes 1 --max-steps 150 --record out/quadruped-mpc.csv --view out/quadruped-mpc.html
+	swift run -c release mbc mpc --config configs/mpc-quadruped.yaml --episodes 1 --max-steps 150 --record out/quadruped-mpc.csv --view out/quadruped-mpc.html
 
 test: deps
 	swift test

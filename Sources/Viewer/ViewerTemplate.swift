@@ -216,7 +216,7 @@ function updateHud(e,f){ const rows=[]; const row=(k,v,cls)=>rows.push('<span cl
   if(e.margin.length) row('margin',fmt(e.margin[f],3)+' rad', e.margin[f]<0?'bad':'');
   if(D.floating){ const p=bodyPose(e,f,0); row('base',p[0].toFixed(2)+', '+p[1].toFixed(2)+', '+p[2].toFixed(2)+' m'); }
   if(e.target.length){ const d=e.target; row('target',d[3*f].toFixed(2)+', '+d[3*f+1].toFixed(2)+', '+d[3*f+2].toFixed(2)+' m'); }
-  row('fps',st.fps.toFixed(0));
+  if(st.playing) row('fps',st.fps.toFixed(0));
   hud.innerHTML=rows.join('<br>'); }
 
 let last=performance.now(), hudFrame=-1, hudTick=0;
