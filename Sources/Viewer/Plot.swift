@@ -127,9 +127,12 @@ public enum SVGPlot {
         let raw = (hi - lo) / Double(count)
         let mag = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+        // tick k is k · (step / mag) decade units, scaled exactly (0.6, not 0.6000000000000001)
+        let units = Int((step / mag).rounded()), inverse = (1 / mag).rounded()
+        func value(_ k: Int) -> Double { mag >= 1 ? Double(k * units) * mag : Double(k * units) / inverse }
         var out: [Double] = []
-        var v = ceil(lo / step - 1e-9) * step
-        while v <= hi + step * 1e-9 { out.append(abs(v) < step * 1e-9 ? 0 : v); v += step }
+        var k = Int(ceil(lo / step - 1e-9))
+        while value(k) <= hi + step * 1e-9 { out.append(value(k)); k += 1 }
         return out
     }
 

@@ -13,7 +13,7 @@ struct MBC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mbc",
         abstract: "Model-based control and robotics on the Open Dynamics Engine.",
-        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, Bench.self, View.self],
+        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, Bench.self, View.self, Plot.self],
         defaultSubcommand: Simulate.self)
 }
 

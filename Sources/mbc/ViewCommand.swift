@@ -65,3 +65,33 @@ struct ViewOptions: ParsableArguments {
         try writeViewerPage(log: URL(fileURLWithPath: recordPath), model: env.simulation.model, out: URL(fileURLWithPath: view), options: options, json: false)
     }
 }
+
+// MARK: - plot
+
+struct Plot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Plot run metrics (metrics.csv) or eval-dynamics --json output as SVG.",
+        discussion: "One run: a panel per metric. Several runs: their mean with a min…max band per metric. A .json source: open-loop RMSE vs horizon.")
+    @Argument(help: "Run directories (metrics.csv or metrics/metrics.csv), metrics.csv files, or eval-dynamics --json outputs (.json).") var sources: [String]
+    @Option(help: "Output SVG file.") var out: String
+    @Option(help: "Metric to plot (repeatable; default: every metric of the first run).") var metric: [String] = []
+    @Option(help: "x axis column (default: transitions when every run has it, else step).") var x: String?
+    @Option(help: "Moving-average window in points (1 = none).") var smooth = 1
+    @Flag(help: "Logarithmic y axis.") var logY = false
+    @Option(help: "Panels per row.") var columns = 2
+
+    func run() throws {
+        guard !sources.isEmpty else { throw ValidationError("give at least one run directory or file") }
+        guard smooth >= 1, columns >= 1 else { throw ValidationError("--smooth and --columns must be at least 1") }
+        let json = sources.filter { $0.hasSuffix(".json") }
+        let panels: [SVGPlot.Panel]
+        if !json.isEmpty {
+            guard json.count == sources.count else { throw ValidationError("plot either .json (eval-dynamics) files or runs, not both") }
+            panels = [try SVGPlot.evalDynamicsPanel(files: json, logY: logY)]
+        } else {
+            panels = try SVGPlot.metricsPanels(sources.map(MetricsTable.init(path:)), metrics: metric, x: x, smooth: smooth, logY: logY)
+        }
+        try Data(SVGPlot.svg(panels, columns: columns).utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+        say("wrote \(out): \(panels.count) panel\(panels.count == 1 ? "" : "s") (\(panels.map(\.title).joined(separator: ", ")))")
+    }
+}
