@@ -227,7 +227,8 @@ public enum ViewerPage {
     }
 
     /// The page data as the JSON object the page's script reads (arrays as base64 Float32).
-    public static func json(_ data: ViewerPageData) -> String {
+    /// - Throws: `EncodingError` for a non-finite shape size, colour or pose.
+    public static func json(_ data: ViewerPageData) throws -> String {
         struct EpisodeJSON: Encodable {
             var index: Int, frames: Int, firstRow: Int, time: String, poses: String, reward: String, cost: String, margin: String, target: String
         }
@@ -242,24 +243,24 @@ public enum ViewerPage {
                             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let text = String(decoding: (try? encoder.encode(page)) ?? Data("{}".utf8), as: UTF8.self)
+        let text = String(decoding: try encoder.encode(page), as: UTF8.self)
         // never close the enclosing <script> element from inside the data
         return text.replacingOccurrences(of: "</", with: "<\\/")
     }
 
     /// The complete self-contained HTML page (inline CSS, JavaScript and data; no network access).
-    public static func html(_ data: ViewerPageData) -> String {
+    public static func html(_ data: ViewerPageData) throws -> String {
         let title = data.title.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         return ViewerTemplate.html
             .replacingOccurrences(of: "{{TITLE}}", with: title)
-            .replacingOccurrences(of: "{{DATA}}", with: json(data))
+            .replacingOccurrences(of: "{{DATA}}", with: try json(data))
     }
 
     /// Builds the page from the log at `logURL` and `model`, and writes it atomically to `out`. Returns the data written.
     @discardableResult
     public static func write(logURL: URL, model: RobotModel, to out: URL, options: ViewerOptions = .init()) throws -> ViewerPageData {
         let data = try build(log: LogReader.read(url: logURL), model: model, options: options)
-        try Data(html(data).utf8).write(to: out, options: .atomic)
+        try Data(try html(data).utf8).write(to: out, options: .atomic)
         return data
     }
 }

@@ -53,7 +53,7 @@ private func decodeFloats(_ b64: String) -> [Float] {
         #expect(data.floatingBase)
         #expect(data.episodes.map(\.rows.count) == [7, 5])
         #expect(data.bodyNames.count == 13)
-        let html = ViewerPage.html(data)
+        let html = try ViewerPage.html(data)
         #expect(!html.contains("http://") && !html.contains("https://"))
         #expect(!html.contains("<script src") && !html.contains("<link"))
         #expect(!html.contains("{{DATA}}") && !html.contains("{{TITLE}}"))
