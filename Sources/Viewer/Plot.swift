@@ -185,9 +185,21 @@ public enum SVGPlot {
         func sy(_ y: Double) -> Double { top + ph - (ty(y) - ylo) / (yhi - ylo) * ph }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         // grid and ticks
-        let yTicks: [(pos: Double, text: String)] = p.logY
-            ? stride(from: ceil(ylo), through: floor(yhi), by: 1).map { ($0, label(pow(10, $0))) }
-            : ticks(ylo, yhi).map { ($0, label($0)) }
+        // log scale: one tick per decade, and at 2 and 5 too when the range spans fewer than 3 decades
+        let mantissas: [Double] = yhi - ylo < 3 ? [1, 2, 5] : [1]
+        var yTicks: [(pos: Double, text: String)] = []
+        if p.logY {
+            var d = floor(ylo)
+            while d <= ceil(yhi) {
+                for m in mantissas {
+                    let pos: Double = log10(m) + d
+                    if pos >= ylo - 1e-9 && pos <= yhi + 1e-9 { yTicks.append((pos, label(m * pow(10, d)))) }
+                }
+                d += 1
+            }
+        } else {
+            yTicks = ticks(ylo, yhi).map { ($0, label($0)) }
+        }
         for t in yTicks {
             let y = top + ph - (t.pos - ylo) / (yhi - ylo) * ph
             svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + pw))\" y2=\"\(f(y))\" stroke=\"#e3e3e3\"/>"
@@ -283,5 +295,83 @@ public enum SVGPlot {
                           points: rmse.enumerated().map { (Double($0 + 1), $1) })
         }
         return Panel(title: "open-loop error vs horizon", xLabel: "horizon (model steps)", yLabel: "RMSE (physical units)", series: series, logY: logY)
+    }
+}
+
+extension SVGPlot {
+    /// One bar chart: a value per labelled item.
+    public struct BarPanel: Sendable {
+        public var title: String
+        public var labels: [String]
+        public var values: [Double]
+        public var logX: Bool
+        public init(title: String, labels: [String], values: [Double], logX: Bool = false) {
+            self.title = title; self.labels = labels; self.values = values; self.logX = logX
+        }
+    }
+
+    /// Bar charts from a `bench … --json` summary (the last JSON line of the file): one panel per numeric key
+    /// of its `results` objects, one bar per result labelled by its string fields and small whole numbers (< 1000).
+    /// - Throws: `PlotError` when the file has no `results` array of objects (naming the keys it has).
+    public static func benchPanels(file: String, logX: Bool = false) throws -> [BarPanel] {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        guard let line = text.split(whereSeparator: \.isNewline).last,
+              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw PlotError("\(file): the last line is not a JSON object (expected `mbc bench … --json` or `eval-dynamics --json` output)")
+        }
+        guard let results = object["results"] as? [[String: Any]], !results.isEmpty else {
+            throw PlotError("\(file): no 'results' array of objects; keys: \(object.keys.sorted().joined(separator: ", "))")
+        }
+        // small whole numbers (threads, substeps, horizons) label a result rather than measure it
+        func isInteger(_ v: Any) -> Bool { (v as? NSNumber).map { $0.doubleValue == $0.doubleValue.rounded() && abs($0.doubleValue) < 1000 } ?? false }
+        let keys = Set(results.flatMap(\.keys)).sorted()
+        let labelKeys = keys.filter { k in results.allSatisfy { $0[k] is String || ($0[k].map(isInteger) ?? false) } }
+        let labels = results.map { r in labelKeys.compactMap { k in r[k].map { "\($0)" } }.joined(separator: " · ") }
+        var panels: [BarPanel] = []
+        for k in keys where !labelKeys.contains(k) {
+            let values = results.map { ($0[k] as? NSNumber)?.doubleValue ?? .nan }
+            guard values.contains(where: \.isFinite) else { continue }
+            panels.append(BarPanel(title: k, labels: labels, values: values, logX: logX))
+        }
+        guard !panels.isEmpty else { throw PlotError("\(file): the results have no numeric values to plot; keys: \(keys.joined(separator: ", "))") }
+        return panels
+    }
+
+    /// The SVG of bar panels stacked vertically, `width` px wide.
+    public static func barSVG(_ panels: [BarPanel], width: Double = 640) -> String {
+        let rowHeight = 20.0, top = 28.0, bottom = 30.0, left = 230.0, right = 70.0
+        let heights = panels.map { top + bottom + rowHeight * Double($0.labels.count) }
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(heights.reduce(0, +)))\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        var y0 = 0.0
+        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        for (p, h) in zip(panels, heights) {
+            let pw = width - left - right
+            let finite = p.values.filter { $0.isFinite && (!p.logX || $0 > 0) }
+            let top0 = finite.max() ?? 1, linear = ticks(0, max(top0, 1e-12))
+            let niceTop = linear.count > 1 && linear.last! < top0 ? linear.last! + (linear[1] - linear[0]) : (linear.last ?? 1)
+            let hi = p.logX ? ceil(log10(top0)) : niceTop
+            let lo = p.logX ? floor(log10(finite.min() ?? 1)) : min(0, finite.min() ?? 0)
+            func sx(_ v: Double) -> Double { left + ((p.logX ? log10(v) : v) - lo) / max(hi - lo, 1e-12) * pw }
+            out += "<g transform=\"translate(0,\(f(y0)))\">\n<text x=\"\(f(left + pw / 2))\" y=\"17\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">\(esc(p.title))\(p.logX ? " (log)" : "")</text>\n"
+            let axisTicks: [Double] = p.logX ? stride(from: lo, through: hi, by: 1).map { pow(10, $0) } : ticks(lo, hi)
+            for t in axisTicks {
+                let x = sx(t)
+                out += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(h - bottom))\" stroke=\"#e3e3e3\"/><text x=\"\(f(x))\" y=\"\(f(h - bottom + 14))\" text-anchor=\"middle\">\(label(t))</text>\n"
+            }
+            for (i, (name, v)) in zip(p.labels, p.values).enumerated() {
+                let y = top + Double(i) * rowHeight
+                out += "<text x=\"\(f(left - 6))\" y=\"\(f(y + 14))\" text-anchor=\"end\">\(esc(name))</text>"
+                if v.isFinite && (!p.logX || v > 0) {
+                    let x0 = p.logX ? left : sx(0), x1 = sx(v)
+                    out += "<rect x=\"\(f(min(x0, x1)))\" y=\"\(f(y + 3))\" width=\"\(f(abs(x1 - x0)))\" height=\"\(f(rowHeight - 6))\" fill=\"\(palette[0])\"/>"
+                    out += "<text x=\"\(f(max(x0, x1) + 4))\" y=\"\(f(y + 14))\">\(label(v))</text>\n"
+                } else {
+                    out += "<text x=\"\(f(left + 4))\" y=\"\(f(y + 14))\" fill=\"#888\">n/a</text>\n"
+                }
+            }
+            out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(h - bottom))\" stroke=\"#333\"/>\n</g>\n"
+            y0 += h
+        }
+        return out + "</svg>\n"
     }
 }

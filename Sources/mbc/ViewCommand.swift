@@ -70,9 +70,9 @@ struct ViewOptions: ParsableArguments {
 
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Plot run metrics (metrics.csv) or eval-dynamics --json output as SVG.",
-        discussion: "One run: a panel per metric. Several runs: their mean with a min…max band per metric. A .json source: open-loop RMSE vs horizon.")
-    @Argument(help: "Run directories (metrics.csv or metrics/metrics.csv), metrics.csv files, or eval-dynamics --json outputs (.json).") var sources: [String]
+        abstract: "Plot run metrics (metrics.csv), eval-dynamics --json or bench --json output as SVG.",
+        discussion: "One run: a panel per metric. Several runs: their mean with a min…max band per metric. eval-dynamics .json: open-loop RMSE vs horizon. bench .json: a bar chart per measured quantity.")
+    @Argument(help: "Run directories (metrics.csv or metrics/metrics.csv), metrics.csv files, eval-dynamics --json outputs or one bench --json output (.json).") var sources: [String]
     @Option(help: "Output SVG file.") var out: String
     @Option(help: "Metric to plot (repeatable; default: every metric of the first run).") var metric: [String] = []
     @Option(help: "x axis column (default: transitions when every run has it, else step).") var x: String?
@@ -86,7 +86,14 @@ struct Plot: ParsableCommand {
         let json = sources.filter { $0.hasSuffix(".json") }
         let panels: [SVGPlot.Panel]
         if !json.isEmpty {
-            guard json.count == sources.count else { throw ValidationError("plot either .json (eval-dynamics) files or runs, not both") }
+            guard json.count == sources.count else { throw ValidationError("plot either .json files or runs, not both") }
+            // bench --json (a `results` array) → bar charts; eval-dynamics --json → open-loop error vs horizon
+            if json.count == 1, let text = try? String(contentsOfFile: json[0], encoding: .utf8), text.contains("\"results\"") {
+                let bars = try SVGPlot.benchPanels(file: json[0], logX: logY)
+                try Data(SVGPlot.barSVG(bars).utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                say("wrote \(out): \(bars.count) bar chart\(bars.count == 1 ? "" : "s") (\(bars.map(\.title).joined(separator: ", ")))")
+                return
+            }
             panels = [try SVGPlot.evalDynamicsPanel(files: json, logY: logY)]
         } else {
             panels = try SVGPlot.metricsPanels(sources.map(MetricsTable.init(path:)), metrics: metric, x: x, smooth: smooth, logY: logY)

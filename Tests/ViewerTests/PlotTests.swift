@@ -48,4 +48,21 @@ private func tempRun(_ name: String, csv: String?) throws -> String {
         let svg = SVGPlot.svg([p])
         #expect(svg.contains(">0.01</text>") && svg.contains(">1</text>") && svg.contains(">100</text>") && svg.contains("y (log)"))
     }
+
+    @Test func benchJSONGivesABarChartPerMeasuredQuantity() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("mbc-bench-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+        bench sim: progress lines first
+        {"peers":[],"results":[{"env":"quadruped-walk","threads":1,"env_steps_per_s":5230.5},{"env":"arm-reach","threads":2,"env_steps_per_s":2100}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let panels = try SVGPlot.benchPanels(file: file.path)
+        #expect(panels.map(\.title) == ["env_steps_per_s"])
+        #expect(panels[0].labels == ["quadruped-walk · 1", "arm-reach · 2"] && panels[0].values == [5230.5, 2100])
+        let svg = SVGPlot.barSVG(panels)
+        #expect(svg.contains(">5230</text>") && svg.contains(">quadruped-walk · 1</text>"))
+        try #"{"open_loop_rmse":[0.1]}"#.write(to: file, atomically: true, encoding: .utf8)
+        let error = #expect(throws: PlotError.self) { try SVGPlot.benchPanels(file: file.path) }
+        #expect(error?.description.hasSuffix("no 'results' array of objects; keys: open_loop_rmse") == true)
+    }
 }
