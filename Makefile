@@ -2,7 +2,7 @@
 # Both install the system packages they need when missing (apt-get as root, or through sudo).
 SYSTEM_PACKAGES := libode-dev libeigen3-dev libopenblas-dev pkg-config
 
-.PHONY: deps run test build bench clean
+.PHONY: deps run test test-browser build bench clean
 
 deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -13,13 +13,22 @@ deps:
 	  else echo "missing system packages:$$missing — run as root: apt-get install$$missing" >&2; exit 1; fi; \
 	fi
 
-# the main job on its built-in default: a quadruped-walk rollout, recorded to out/quadruped-walk.csv
+# the main job: MPC (CEM on the simulator itself) walks the quadruped for 3 s of simulated time; records
+# out/quadruped-mpc.csv and writes the 3D viewer page out/quadruped-mpc.html (open it in a browser)
 run: deps
 	mkdir -p out
-	swift run -c release mbc simulate --env quadruped-walk --policy random --steps 1000 --seed 1 --record out/quadruped-walk.csv
+	swift run -c release mbc mpc --config configs/mpc-quadruped.yaml --episodes 1 --max-steps 150 --record out/quadruped-mpc.csv --view out/quadruped-mpc.html
 
 test: deps
 	swift test
+
+# renders viewer pages in Debian's headless chromium and checks the screenshots (not part of `make test`)
+test-browser: deps
+	@command -v chromium >/dev/null || { echo "installing: chromium"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	swift build --product mbc
+	python3 Tests/Browser/viewer_browser_test.py .build/debug/mbc out/browser-test
 
 build: deps
 	swift build -c release

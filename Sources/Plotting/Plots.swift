@@ -2,18 +2,20 @@ import Foundation
 
 /// What `mbc plot` draws and from what.
 public struct PlotRequest: Sendable {
-    /// Run directories (or metrics CSV files), or one JSON file written by `eval-dynamics --json` or
-    /// `bench … --json` (the whole stdout or its last line).
+    /// Run directories (or metrics CSV files), or JSON files written by `eval-dynamics --json` (drawn
+    /// together) or one written by `bench … --json` (the whole stdout or its last line).
     public var sources: [String]
-    /// The metric to draw; nil draws every metric of the runs, one panel each.
-    public var metric: String?
-    /// The x column of metrics tables.
-    public var x: String = "step"
+    /// The metrics to draw, one panel each; empty draws every metric with values.
+    public var metrics: [String]
+    /// The x column of metrics tables; nil: `transitions` (environment steps) when every run has it, else `step`.
+    public var x: String?
     /// Trailing moving-average window (1: none).
     public var smooth: Int = 1
     public var logY: Bool = false
-    public init(sources: [String], metric: String? = nil, x: String = "step", smooth: Int = 1, logY: Bool = false) {
-        self.sources = sources; self.metric = metric; self.x = x; self.smooth = smooth; self.logY = logY
+    /// Panels per row when several metrics are drawn.
+    public var columns: Int = 2
+    public init(sources: [String], metrics: [String] = [], x: String? = nil, smooth: Int = 1, logY: Bool = false, columns: Int = 2) {
+        self.sources = sources; self.metrics = metrics; self.x = x; self.smooth = smooth; self.logY = logY; self.columns = columns
     }
 }
 
@@ -31,32 +33,36 @@ public struct PlotResult: Sendable {
 /// - Throws: `PlotError` naming a missing run, metric (with the available ones) or an unknown JSON shape.
 public func makePlot(_ request: PlotRequest) throws -> PlotResult {
     guard !request.sources.isEmpty else { throw PlotError("nothing to plot: give run directories, metrics CSVs or a --json output") }
-    guard request.smooth >= 1 else { throw PlotError("--smooth must be at least 1 (got \(request.smooth))") }
-    if request.sources.count == 1, request.sources[0].lowercased().hasSuffix(".json") {
-        return try jsonPlot(request.sources[0], logY: request.logY)
+    guard request.smooth >= 1, request.columns >= 1 else { throw PlotError("--smooth and --columns must be at least 1") }
+    let json = request.sources.filter { $0.lowercased().hasSuffix(".json") }
+    if !json.isEmpty {
+        guard json.count == request.sources.count else { throw PlotError("plot either JSON summaries or runs, not both") }
+        return try jsonPlot(json, logY: request.logY)
     }
     let tables = try request.sources.map { try MetricsTable.read(run: $0) }
     let names = request.sources.map { URL(fileURLWithPath: $0).standardized.lastPathComponent }
+    let x = request.x ?? (tables.allSatisfy { $0.columns.contains("transitions") } ? "transitions" : "step")
     let metrics: [String]
-    if let m = request.metric {
-        metrics = [m]
+    if !request.metrics.isEmpty {
+        metrics = request.metrics
     } else {
         // every metric with a finite value in some run (a reach metric in a walking run is all NaN)
         metrics = tables[0].columns.filter { name in
-            name != request.x && name != "wall_time" && tables.contains { (try? $0.column(name))?.contains(where: \.isFinite) == true }
+            name != x && name != "step" && name != "wall_time" && tables.contains { (try? $0.column(name))?.contains(where: \.isFinite) == true }
         }
-        guard !metrics.isEmpty else { throw PlotError("\(tables[0].source): no metrics with values besides '\(request.x)'") }
+        guard !metrics.isEmpty else { throw PlotError("\(tables[0].source): no metrics with values besides '\(x)'") }
     }
     var plots: [LinePlot] = []
     for metric in metrics {
         let runs = try zip(tables, names).map { table, name in
-            Series(name: name, x: try table.column(request.x), y: try table.column(metric)).smoothed(window: request.smooth)
+            Series(name: name, x: try table.column(x), y: try table.column(metric)).smoothed(window: request.smooth)
         }
         let series = runs.count == 1 ? runs : [Series.aggregate(runs, name: "\(metric), \(runs.count) runs")]
         let smoothing = request.smooth > 1 ? " (moving average of \(request.smooth))" : ""
-        plots.append(LinePlot(title: metric + smoothing, xLabel: request.x, yLabel: unitLabel(metric), series: series, logY: request.logY))
+        plots.append(LinePlot(title: metric + smoothing, xLabel: x == "transitions" ? "environment steps" : x,
+                              yLabel: unitLabel(metric), series: series, logY: request.logY))
     }
-    let svg = plots.count == 1 ? plots[0].svg() : panelGrid(plots, columns: 2)
+    let svg = plots.count == 1 ? plots[0].svg() : panelGrid(plots, columns: request.columns)
     return PlotResult(svg: svg, drawn: metrics, kind: tables.count > 1 ? "runs" : "run")
 }
 
@@ -80,19 +86,23 @@ func lastJSONObject(_ path: String) throws -> [String: Any] {
     return object
 }
 
-func jsonPlot(_ path: String, logY: Bool) throws -> PlotResult {
-    let o = try lastJSONObject(path)
-    if let rmse = o["open_loop_rmse"] as? [Any] {
-        let steps = (1...max(rmse.count, 1)).map(Double.init)
-        var series = [Series(name: "open-loop RMSE (physical units)", x: Array(steps.prefix(rmse.count)), y: rmse.map { ($0 as? Double) ?? .nan })]
-        if let normalized = o["open_loop_normalized_rmse"] as? [Any] {
-            series.append(Series(name: "normalized (per-dimension z-score)", x: Array(steps.prefix(normalized.count)),
-                                 y: normalized.map { ($0 as? Double) ?? .nan }))
+func jsonPlot(_ paths: [String], logY: Bool) throws -> PlotResult {
+    let objects = try paths.map(lastJSONObject)
+    if objects.allSatisfy({ $0["open_loop_rmse"] is [Any] }) {
+        // one curve per file (normalized RMSE: comparable across models with different state units)
+        let series = zip(paths, objects).map { path, o -> Series in
+            let key = o["open_loop_normalized_rmse"] is [Any] ? "open_loop_normalized_rmse" : "open_loop_rmse"
+            let values = (o[key] as? [Any] ?? []).map { ($0 as? Double) ?? .nan }
+            return Series(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent, x: values.indices.map { Double($0 + 1) }, y: values)
         }
-        let plot = LinePlot(title: "open-loop prediction error vs horizon (\(URL(fileURLWithPath: path).lastPathComponent))",
-                            xLabel: "horizon step", yLabel: "RMSE", series: series, logY: logY)
+        let plot = LinePlot(title: "open-loop prediction error vs horizon", xLabel: "horizon step (control steps)",
+                            yLabel: "normalized RMSE (per-dimension z-score)", series: series, logY: logY)
         return PlotResult(svg: plot.svg(), drawn: series.map(\.name), kind: "eval-dynamics")
     }
+    guard paths.count == 1 else {
+        throw PlotError("several JSON files plot together only as eval-dynamics summaries (each with 'open_loop_rmse')")
+    }
+    let path = paths[0], o = objects[0]
     if let results = o["results"] as? [[String: Any]] {
         let bars = results.compactMap { r -> (label: String, value: Double)? in
             guard let ratio = r["ratio"] as? Double else { return nil }

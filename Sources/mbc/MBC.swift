@@ -13,7 +13,7 @@ struct MBC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mbc",
         abstract: "Model-based control and robotics on the Open Dynamics Engine.",
-        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, Plot.self, Bench.self],
+        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, View.self, Plot.self, Bench.self],
         defaultSubcommand: Simulate.self)
 }
 
@@ -87,6 +87,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Control steps to run.") var steps: Int?
     @Option(help: "Episodes to run.") var episodes: Int?
     @Option(help: "Write the rollout to this CSV in the log format (docs/LOG_FORMAT.md); the run directory gets config.yaml.") var record: String?
+    @OptionGroup var viewOptions: ViewOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
@@ -102,19 +103,20 @@ struct Simulate: ParsableCommand {
     }
 
     /// Writes config.yaml when the command writes outputs (`--record`) or a run directory is named.
-    func prepare<T: Codable & ConfigRanges>(_ cfg: T, defaults: T) throws {
-        guard record != nil || runOptions.runDir != nil else { return }
-        try prepareRun(runOptions.directory(command: "simulate"), config: cfg, defaults: defaults, command: "simulate")
+    func prepare<T: Codable & ConfigRanges>(_ cfg: T, defaults: T, in runDirectory: RunDirectory) throws {
+        guard record != nil || runOptions.runDir != nil || viewOptions.view != nil else { return }
+        try prepareRun(runDirectory, config: cfg, defaults: defaults, command: "simulate")
     }
 
     func run() throws {
         eventOptions.activate()
         Interrupts.shared.install()
+        let runDirectory = runOptions.directory(command: "simulate")
         if let robot {
             guard let mode = BaseMode(rawValue: base) else { throw ValidationError("--base must be automatic, floating or fixed") }
             let model = try RobotModel(contentsOf: resolveResource(robot))
             for w in model.warnings { FileHandle.standardError.write("warning: \(w)\n".data(using: .utf8)!) }
-            try go(GenericRobotEnv(model: model, base: mode), name: model.name)
+            try go(GenericRobotEnv(model: model, base: mode), name: model.name, runDirectory: runDirectory)
             return
         }
         guard let kind = EnvironmentKind(rawValue: env) else {
@@ -124,23 +126,24 @@ struct Simulate: ParsableCommand {
         case .quadrupedWalk:
             var cfg = try configOptions.load(QuadrupedWalkConfig(), seedKey: nil)
             cfg.robot = try configOptions.locate(cfg.robot)
-            try prepare(cfg, defaults: QuadrupedWalkConfig())
-            try go(QuadrupedWalkEnv(config: cfg, seed: seed), name: kind.rawValue)
+            try prepare(cfg, defaults: QuadrupedWalkConfig(), in: runDirectory)
+            try go(QuadrupedWalkEnv(config: cfg, seed: seed), name: kind.rawValue, runDirectory: runDirectory)
         case .armReach:
             var cfg = try configOptions.load(ArmReachConfig(), seedKey: nil)
             cfg.robot = try configOptions.locate(cfg.robot)
-            try prepare(cfg, defaults: ArmReachConfig())
-            try go(ArmReachEnv(config: cfg, seed: seed), name: kind.rawValue)
+            try prepare(cfg, defaults: ArmReachConfig(), in: runDirectory)
+            try go(ArmReachEnv(config: cfg, seed: seed), name: kind.rawValue, runDirectory: runDirectory)
         }
     }
 
-    func go<E: RobotEnvironment>(_ env: E, name: String) throws {
+    func go<E: RobotEnvironment>(_ env: E, name: String, runDirectory: RunDirectory) throws {
         let policy: any Policy = switch self.policy {
         case .random: RandomPolicy(actionDimension: env.actionSpace.dimension, seed: seed)
         case .zero: ZeroPolicy(actionDimension: env.actionSpace.dimension)
         }
         let totalSteps = steps ?? (episodes == nil ? 1000 : nil)
-        let recorder = try record.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
+        let recordPath = try viewOptions.recordPath(record: record, runDirectory: runDirectory.url)
+        let recorder = try recordPath.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
         let bar = Progress(total: totalSteps ?? (episodes ?? 1) * 1000, label: "simulate \(name)")
         let summary = try runEpisodes(env: env, policy: policy, episodes: episodes, steps: totalSteps, seed: seed,
                                       recorder: recorder, progress: { done, total in
@@ -149,9 +152,10 @@ struct Simulate: ParsableCommand {
                                       })
         bar.update(totalSteps ?? summary.steps)
         try recorder?.close()
+        try viewOptions.write(env: env, recordPath: recordPath)
         say("\(name): \(summary.episodes.count) episode(s), \(summary.steps) steps, \(String(format: "%.2f", summary.simulatedSeconds)) s simulated in \(String(format: "%.2f", summary.wallSeconds)) s wall")
         say("mean return \(String(format: "%.3f", summary.meanReturn)), mean cost \(String(format: "%.3f", summary.meanCost)), falls \(summary.falls), diverged \(summary.diverged), successes \(summary.successes)")
-        if let record { say("recorded \(summary.steps) rows to \(record)") }
+        if let recordPath { say("recorded \(summary.steps) rows to \(recordPath)") }
         if common.json || eventOptions.events {
             var o: [String: Any] = ["env": name, "episodes": summary.episodes.count, "steps": summary.steps,
                                     "mean_return": summary.meanReturn, "returns": summary.returns, "mean_cost": summary.meanCost,

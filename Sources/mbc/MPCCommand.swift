@@ -21,6 +21,7 @@ struct MPC: ParsableCommand {
     @Option(help: "Override particles per candidate (learned model).") var particles: Int?
     @Option(help: "Override control steps per episode.") var maxSteps: Int?
     @Option(help: "Record every step in the log format (CSV); the run directory gets config.yaml.") var record: String?
+    @OptionGroup var viewOptions: ViewOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
@@ -38,22 +39,24 @@ struct MPC: ParsableCommand {
         case .armReach: cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
         case .quadrupedWalk: cfg.quadruped.robot = try configOptions.locate(cfg.quadruped.robot)
         }
-        if record != nil || runOptions.runDir != nil {
-            try prepareRun(runOptions.directory(command: "mpc"), config: cfg, defaults: SimulatorMPCConfig(), command: "mpc")
+        let runDirectory = runOptions.directory(command: "mpc")
+        if record != nil || runOptions.runDir != nil || viewOptions.view != nil {
+            try prepareRun(runDirectory, config: cfg, defaults: SimulatorMPCConfig(), command: "mpc")
         }
+        let recordPath = try viewOptions.recordPath(record: record, runDirectory: runDirectory.url)
         switch cfg.env {
-        case .armReach: try plan(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
-        case .quadrupedWalk: try plan(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
+        case .armReach: try plan(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg, recordPath: recordPath) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
+        case .quadrupedWalk: try plan(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg, recordPath: recordPath) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
         }
     }
 
     /// MPC on the simulator (worker copies made by `make`), or on the learned ensemble `cfg.model` scored by the
     /// task's closed form.
-    func plan<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ cfg: SimulatorMPCConfig, make: () throws -> RobotEnv<T>) throws {
+    func plan<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ cfg: SimulatorMPCConfig, recordPath: String?, make: () throws -> RobotEnv<T>) throws {
         guard !cfg.model.isEmpty else {
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
                                                  safetyWeight: cfg.safetyWeight, make: make)
-            try go(env, model: .simulator(rollouts), cfg, describe: "simulator, \(cfg.workers) workers")
+            try go(env, model: .simulator(rollouts), cfg, recordPath: recordPath, describe: "simulator, \(cfg.workers) workers")
             return
         }
         let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
@@ -68,13 +71,13 @@ struct MPC: ParsableCommand {
         let rollouts = try EnsembleRollouts(model: ensemble, task: task, particles: cfg.particles, propagation: cfg.propagation,
                                             maxCandidates: cfg.planner.maximumPopulation,
                                             terminationPenalty: cfg.terminationPenalty, safetyWeight: cfg.safetyWeight, seed: cfg.seed)
-        try go(env, model: .ensemble(rollouts), cfg,
+        try go(env, model: .ensemble(rollouts), cfg, recordPath: recordPath,
                describe: "learned ensemble \(cfg.model), \(rollouts.particles) particles \(cfg.propagation.rawValue)")
     }
 
-    func go<E: RobotEnvironment>(_ env: E, model: MPCModel<E>, _ cfg: SimulatorMPCConfig, describe: String) throws {
+    func go<E: RobotEnvironment>(_ env: E, model: MPCModel<E>, _ cfg: SimulatorMPCConfig, recordPath: String?, describe: String) throws {
         let tty = isatty(2) != 0
-        let recorder = try record.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
+        let recorder = try recordPath.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
         let episodes = try runMPC(env: env, model: model, config: cfg, recorder: recorder) { ep, step, r, planning in
             if step % 10 == 0 || r.done {
                 var line = String(format: "episode %d step %d cost %.3f planning %.0f ms real-time factor %.2f",
@@ -87,6 +90,7 @@ struct MPC: ParsableCommand {
         }
         if tty { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         try recorder?.close()
+        try viewOptions.write(env: env, recordPath: recordPath)
         let timing = PlanningTimeStatistics(durations: episodes.flatMap(\.actSeconds))
         let (mean, p95) = (timing.meanSeconds, timing.p95Seconds)
         let successes = episodes.filter(\.success).count

@@ -5,17 +5,18 @@ import Plotting
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw run metrics (one run, or several as mean ± 1 s.d.), eval-dynamics' open-loop error or bench ratios as SVG.")
-    @Argument(help: "Run directories (metrics/metrics.csv), metrics CSV files, or one JSON file saved from eval-dynamics/bench --json.")
+    @Argument(help: "Run directories (metrics/metrics.csv), metrics CSV files, JSON files saved from eval-dynamics --json (drawn together), or one from bench --json.")
     var sources: [String] = []
-    @Option(help: "The metric to draw (default: every metric, one panel each).") var metric: String?
-    @Option(help: "The x column of the metrics.") var x: String = "step"
+    @Option(help: "A metric to draw (repeatable; default: every metric with values, one panel each).") var metric: [String] = []
+    @Option(help: "The x column (default: transitions, i.e. environment steps, when every run has it, else step).") var x: String?
+    @Option(help: "Panels per row.") var columns: Int = 2
     @Option(help: "Trailing moving-average window (1: no smoothing).") var smooth: Int = 1
     @Flag(help: "Logarithmic y axis.") var logY = false
     @Option(help: "Output SVG file.") var out: String = "plot.svg"
     @OptionGroup var common: CommonOptions
 
     func run() throws {
-        let result = try makePlot(PlotRequest(sources: sources, metric: metric, x: x, smooth: smooth, logY: logY))
+        let result = try makePlot(PlotRequest(sources: sources, metrics: metric, x: x, smooth: smooth, logY: logY, columns: columns))
         let url = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(result.svg.utf8).write(to: url, options: .atomic)

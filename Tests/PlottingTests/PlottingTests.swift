@@ -67,7 +67,10 @@ struct PlottingTests {
         let eval = dir.appendingPathComponent("eval.json")
         try "some text\n{\"open_loop_rmse\": [0.1, 0.2, 0.4], \"open_loop_normalized_rmse\": [0.5, 0.7, 1.1]}\n".write(to: eval, atomically: true, encoding: .utf8)
         let e = try makePlot(PlotRequest(sources: [eval.path]))
-        #expect(e.kind == "eval-dynamics" && e.drawn.count == 2 && e.svg.contains("horizon step"))
+        #expect(e.kind == "eval-dynamics" && e.drawn == ["eval"] && e.svg.contains("horizon step"))
+        let eval2 = dir.appendingPathComponent("quad.json")
+        try "{\"open_loop_rmse\": [0.3, 0.5], \"open_loop_normalized_rmse\": [0.2, 0.9]}\n".write(to: eval2, atomically: true, encoding: .utf8)
+        #expect(try makePlot(PlotRequest(sources: [eval.path, eval2.path])).drawn == ["eval", "quad"])
         let bench = dir.appendingPathComponent("bench.json")
         try "{\"results\": [{\"measure\": \"speedup vs torch\", \"ratio\": 1.35}, {\"env\": \"arm-reach\", \"ratio\": 0.83}]}\n".write(to: bench, atomically: true, encoding: .utf8)
         let b = try makePlot(PlotRequest(sources: [bench.path]))
@@ -84,8 +87,8 @@ struct PlottingTests {
         defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
         let all = try makePlot(PlotRequest(sources: [a.path]))
         #expect(all.drawn == ["episode_return"])
-        let two = try makePlot(PlotRequest(sources: [a.path, b.path], metric: "episode_return"))
+        let two = try makePlot(PlotRequest(sources: [a.path, b.path], metrics: ["episode_return"]))
         #expect(two.kind == "runs" && two.svg.contains("<polygon"))
-        #expect { try makePlot(PlotRequest(sources: [a.path], metric: "cost")) } throws: { "\($0)".contains("no metric 'cost' (it has: step, wall_time, episode_return, final_distance)") }
+        #expect { try makePlot(PlotRequest(sources: [a.path], metrics: ["cost"])) } throws: { "\($0)".contains("no metric 'cost' (it has: step, wall_time, episode_return, final_distance)") }
     }
 }
