@@ -104,11 +104,19 @@ func jsonPlot(_ paths: [String], logY: Bool) throws -> PlotResult {
     }
     let path = paths[0], o = objects[0]
     if let results = o["results"] as? [[String: Any]] {
-        let bars = results.compactMap { r -> (label: String, value: Double)? in
+        // `bench plan|dynamics`: results with a `ratio`; `bench sim --concurrent`: side-by-side ratios per loop
+        var bars = results.compactMap { r -> (label: String, value: Double)? in
             guard let ratio = r["ratio"] as? Double else { return nil }
             return ((r["measure"] as? String) ?? (r["env"] as? String) ?? "ratio", ratio)
         }
-        guard !bars.isEmpty else { throw PlotError("\(path): the bench results have no 'ratio' values") }
+        for c in o["concurrent"] as? [[String: Any]] ?? [] {
+            let pair = "\(c["env"] as? String ?? "ours") ÷ \(c["peer"] as? String ?? "peer")"
+            if let r = c["ratio_python_loop"] as? Double { bars.append(("\(pair) (Python loop)", r)) }
+            if let r = c["ratio_cpp_loop"] as? Double { bars.append(("\(pair) (C++ loop)", r)) }
+        }
+        guard !bars.isEmpty else {
+            throw PlotError("\(path): the bench results have no ratios ('ratio', or 'concurrent' from bench sim --concurrent with --peers-python)")
+        }
         let plot = BarPlot(title: "benchmark ratios (\(URL(fileURLWithPath: path).lastPathComponent)); dashed line: parity",
                            valueLabel: "ratio (ours / peer; > 1: ours faster)", bars: bars)
         return PlotResult(svg: plot.svg(), drawn: bars.map(\.label), kind: "bench")

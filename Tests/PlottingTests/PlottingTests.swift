@@ -75,6 +75,12 @@ struct PlottingTests {
         try "{\"results\": [{\"measure\": \"speedup vs torch\", \"ratio\": 1.35}, {\"env\": \"arm-reach\", \"ratio\": 0.83}]}\n".write(to: bench, atomically: true, encoding: .utf8)
         let b = try makePlot(PlotRequest(sources: [bench.path]))
         #expect(b.kind == "bench" && b.drawn == ["speedup vs torch", "arm-reach"] && b.svg.contains("1.35"))
+        let sim = dir.appendingPathComponent("sim.json")
+        try "{\"results\": [{\"env\": \"arm-reach\", \"threads\": 1}], \"concurrent\": [{\"env\": \"arm-reach\", \"peer\": \"mujoco pusher_v5.xml\", \"ratio_python_loop\": 1.19, \"ratio_cpp_loop\": 0.82}]}\n".write(to: sim, atomically: true, encoding: .utf8)
+        #expect(try makePlot(PlotRequest(sources: [sim.path])).drawn == ["arm-reach ÷ mujoco pusher_v5.xml (Python loop)", "arm-reach ÷ mujoco pusher_v5.xml (C++ loop)"])
+        let bare = dir.appendingPathComponent("bare.json")
+        try "{\"results\": [{\"env\": \"arm-reach\", \"threads\": 1}], \"concurrent\": []}\n".write(to: bare, atomically: true, encoding: .utf8)
+        #expect { try makePlot(PlotRequest(sources: [bare.path])) } throws: { "\($0)".contains("no ratios") }
         let other = dir.appendingPathComponent("other.json")
         try "{\"episodes\": 3}\n".write(to: other, atomically: true, encoding: .utf8)
         #expect { try makePlot(PlotRequest(sources: [other.path])) } throws: { "\($0)".contains("not an eval-dynamics or bench summary") && "\($0)".contains("episodes") }
