@@ -105,8 +105,9 @@ public struct BarPlot: Sendable {
     }
 
     public func svg() -> String {
-        let left = 260.0, right = 40.0, top = 34.0, rowHeight = 22.0, bottom = 46.0
-        let width = 760.0, height = top + bottom + rowHeight * Double(max(bars.count, 1))
+        // room for the longest label (≈ 6.5 px per character at 11 px sans-serif)
+        let left = max(160, 6.5 * Double(bars.map(\.label.count).max() ?? 0) + 16), right = 50.0, top = 34.0, rowHeight = 22.0, bottom = 46.0
+        let width = left + 500, height = top + bottom + rowHeight * Double(max(bars.count, 1))
         let pw = width - left - right
         let finite = bars.map(\.value).filter(\.isFinite) + (reference.map { [$0] } ?? [])
         let axis = Axis(lower: min(0, finite.min() ?? 0), upper: max(finite.max() ?? 1, 1e-12), log: false)
