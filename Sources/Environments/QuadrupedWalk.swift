@@ -58,7 +58,10 @@ public struct QuadrupedWalkConfig: Codable, Sendable, Hashable {
 ///
 /// Observation (46, body frame = trunk axes): trunk height (1, m); gravity direction in the body frame
 /// (3); trunk linear velocity, body frame (3, m/s); trunk angular velocity, body frame (3, rad/s); joint
-/// positions minus the standing pose (12, rad); joint velocities (12, rad/s); previous action (12).
+/// positions minus the standing pose (12, rad); joint velocities (12, rad/s); the task's stored previous
+/// action (12) — read before the step updates it, so the observation returned by step t holds a_{t−1}, one
+/// step behind the action just taken (kept so recordings stay comparable; to be settled before policies
+/// are trained on it).
 /// Joint order FR, FL, RR, RL × (hip, thigh, calf).
 ///
 /// Action (12, in [-1, 1], clamped): joint position targets `standing + actionScale · a` for PD servos
