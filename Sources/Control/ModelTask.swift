@@ -298,7 +298,7 @@ public final class QuadrupedWalkModelTask: ModelTask {
         for r in 0..<rows {
             let s = states + r * S, n = next + r * S, a = actions + r * 12, p = previousActions + r * 12
             func base(_ k: Int) -> Double { Double(n[baseIndex[k]]) }
-            let orientation = Quat(w: base(3), x: base(4), y: base(5), z: base(6))
+            let orientation = Quat(w: base(3), x: base(4), y: base(5), z: base(6)).normalized
             for i in 0..<12 {
                 q[i] = Double(n[qIndex[i]])
                 if let measured = measuredTorques {
@@ -309,8 +309,8 @@ public final class QuadrupedWalkModelTask: ModelTask {
                                        + servoTorque(i, target: target, q: q[i], qd: Double(n[qdIndex[i]])))
                 }
             }
-            let touches = task.fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation.normalized), q: q, frames: &frames)
-            let t = QuadrupedWalkTask.terms(config: config, orientation: orientation.normalized, height: base(2),
+            let touches = task.fallLinkTouchesGround(base: Pose(position: Vec3(base(0), base(1), base(2)), orientation: orientation), q: q, frames: &frames)
+            let t = QuadrupedWalkTask.terms(config: config, orientation: orientation, height: base(2),
                                             linearVelocity: Vec3(base(7), base(8), base(9)), angularVelocity: Vec3(base(10), base(11), base(12)),
                                             joints: 12, torque: { torque[$0] }, jointVelocity: { Double(n[self.qdIndex[$0]]) },
                                             action: { Double(a[$0]) }, previousAction: { Double(p[$0]) }, fallLinkTouchesGround: touches)

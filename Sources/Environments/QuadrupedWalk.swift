@@ -100,9 +100,8 @@ public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
     public let footLinks: [String]
     /// Collision shapes of the fall links: (body index, shape, pose in the body's reference frame).
     let fallShapes: [(body: Int, shape: CollisionShape, pose: Pose)]
-    /// Per body up to the last fall-link body: parent body, joint origin, axis, DOF index and kind
-    /// (forward kinematics without allocation, as `RobotModel.forwardKinematics` computes it).
-    let chain: [(parent: Int, origin: Pose, axis: Vec3, dof: Int, prismatic: Bool)]
+    /// Bodies to pose for the fall test: up to the last body with a fall-link shape (parents come first).
+    let fallBodyCount: Int
     /// The previous (clamped) action.
     public private(set) var previousAction: [Double]
     public var state: [Double] {
@@ -134,14 +133,7 @@ public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
             for s in body.shapes where fallLinks.contains(s.link) { shapes.append((b, s.shape, s.pose)) }
         }
         fallShapes = shapes
-        var dofOf = [Int: Int]()
-        for (i, k) in model.actuatedJoints.enumerated() { dofOf[k] = i }
-        let lastBody = shapes.map(\.body).max() ?? 0
-        chain = (0..<(lastBody + 1)).map { b in
-            guard let k = model.bodies[b].parentJoint else { return (-1, .identity, .unitZ, -1, false) }
-            let j = model.joints[k]
-            return (j.parentBody, j.origin, j.axis, dofOf[k] ?? -1, j.type == .prismatic)
-        }
+        fallBodyCount = (shapes.map(\.body).max() ?? 0) + 1
         previousAction = Array(repeating: 0, count: 12)
     }
 
@@ -191,15 +183,7 @@ public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
     /// at `base` (root link frame, world) and the joints at `q` (DOF order).
     /// `frames` is scratch space (resized as needed), so repeated calls do not allocate.
     public func fallLinkTouchesGround(base: Pose, q: [Double], frames: inout [Pose]) -> Bool {
-        if frames.count < chain.count { frames = Array(repeating: .identity, count: chain.count) }
-        frames[0] = base
-        for b in 1..<chain.count {
-            let c = chain[b]
-            guard c.parent >= 0 else { continue }
-            let qk = c.dof >= 0 ? q[c.dof] : 0
-            let motion = c.prismatic ? Pose(position: qk * c.axis) : Pose(orientation: Quat(axis: c.axis, angle: qk))
-            frames[b] = frames[c.parent].compose(c.origin).compose(motion)
-        }
+        simulation.model.forwardKinematics(base: base, q: q, into: &frames, count: fallBodyCount)
         for s in fallShapes where lowestPoint(s.shape, at: frames[s.body].compose(s.pose)) <= 0 { return true }
         return false
     }

@@ -66,6 +66,8 @@ public struct RobotModel: Sendable {
     public let linkFrames: [String: (body: Int, pose: Pose)]
     /// Indices into `joints` of the actuated (one-DOF) joints, in URDF order: the robot's DOF order.
     public let actuatedJoints: [Int]
+    /// The DOF index of each joint in `joints` (nil for joints that are not actuated).
+    public let dofOfJoint: [Int?]
     /// Warnings from loading and building (ignored meshes, unsupported elements).
     public let warnings: [String]
 
@@ -166,6 +168,9 @@ public struct RobotModel: Sendable {
         self.joints = joints
         self.linkFrames = frames
         self.actuatedJoints = joints.indices.filter { joints[$0].isActuated }
+        var dofOfJoint = [Int?](repeating: nil, count: joints.count)
+        for (i, k) in actuatedJoints.enumerated() { dofOfJoint[k] = i }
+        self.dofOfJoint = dofOfJoint
         self.warnings = warnings
     }
 
@@ -192,15 +197,23 @@ public struct RobotModel: Sendable {
     /// World poses of every body's reference (root-link) frame for a base pose and joint positions
     /// (`q` in DOF order; non-actuated floating joints sit at their origin).
     public func forwardKinematics(base: Pose, q: [Double]) -> [Pose] {
+        var poses: [Pose] = []
+        forwardKinematics(base: base, q: q, into: &poses)
+        return poses
+    }
+
+    /// `forwardKinematics(base:q:)` into `poses` (resized to `count` when shorter, so repeated calls do not
+    /// allocate), for the first `count` bodies only (bodies come parents first, so a prefix is a subtree
+    /// closed under parents).
+    public func forwardKinematics(base: Pose, q: [Double], into poses: inout [Pose], count: Int? = nil) {
         precondition(q.count == dof, "expected \(dof) joint positions")
-        var dofOf = [Int: Int]()
-        for (i, j) in actuatedJoints.enumerated() { dofOf[j] = i }
-        var poses = [Pose](repeating: .identity, count: bodies.count)
+        let n = min(count ?? bodies.count, bodies.count)
+        if poses.count < n { poses = [Pose](repeating: .identity, count: n) }
         poses[0] = base
-        for b in 1..<bodies.count {
+        for b in 1..<max(n, 1) {
             guard let k = bodies[b].parentJoint else { continue }
             let j = joints[k]
-            let qk = dofOf[k].map { q[$0] } ?? 0
+            let qk = dofOfJoint[k].map { q[$0] } ?? 0
             let motion: Pose = switch j.type {
             case .prismatic: Pose(position: qk * j.axis)
             case .revolute, .continuous: Pose(orientation: Quat(axis: j.axis, angle: qk))
@@ -208,7 +221,6 @@ public struct RobotModel: Sendable {
             }
             poses[b] = poses[j.parentBody].compose(j.origin).compose(motion)
         }
-        return poses
     }
 
     /// World poses and velocities of every body's COM frame (the physics engine's body state) for a base

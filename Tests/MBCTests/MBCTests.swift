@@ -246,7 +246,7 @@ struct DynamicsCLITests {
 struct PlotCommandTests {
     @Test("mbc plot draws a run's metric as SVG and reports it in JSON; a missing metric is a clear error")
     func plot() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mbc-plot-\(UUID().uuidString)")
+        let dir = try temporaryDirectory()
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("metrics"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try "step,wall_time,episode_return\n0,1,-3\n1,2,-1\n2,3,4\n".write(to: dir.appendingPathComponent("metrics/metrics.csv"), atomically: true, encoding: .utf8)
