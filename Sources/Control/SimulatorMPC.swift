@@ -93,24 +93,6 @@ public struct SimulatorMPCConfig: Codable, Sendable {
     public init() {}
 }
 
-/// One episode of MPC.
-public struct MPCEpisode: Sendable {
-    public var seed: UInt64
-    public var steps: Int
-    public var totalReturn: Double
-    public var success: Bool
-    /// Simulated seconds until success (nil when not reached).
-    public var timeToSuccess: Double?
-    public var fell: Bool
-    public var safetyViolations: Int
-    public var meanForwardSpeed: Double?
-    public var planningSeconds: [Double]
-    /// −Σ of the planning model's own step cost on the real transitions (learned-model MPC), else nil.
-    public var taskReturn: Double?
-    /// The environment's `info["distance"]` at the last step, when it reports one (reach tasks), m.
-    public var finalDistance: Double?
-}
-
 /// What MPC plans with: `prepare` is called with the environment and its observation before every plan
 /// (take a snapshot, read the model state), `rollout` scores candidates as ``MPCController/Rollout``.
 public struct MPCModel<E: RobotEnvironment> {
