@@ -9,7 +9,7 @@ let package = Package(
     products: [
         .executable(name: "mbc", targets: ["mbc"]),
         .library(name: "ModelBasedControl",
-                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Recording", "Datasets", "NeuralNets", "Dynamics", "Planning", "Control", "LinAlg", "Configuration", "Plotting", "Viewer"]),
+                 targets: ["ControlCore", "Physics", "Robots", "Environments", "Recording", "Datasets", "NeuralNets", "Dynamics", "Planning", "Control", "Learning", "LinAlg", "Configuration", "Plotting", "Viewer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,11 +39,12 @@ let package = Package(
         .target(name: "Dynamics", dependencies: ["ControlCore", "Datasets", "NeuralNets", "LinAlg"]),
         .target(name: "Planning", dependencies: ["ControlCore"]),
         .target(name: "Control", dependencies: ["ControlCore", "Physics", "Environments", "Recording", "Planning", "Dynamics", "Datasets", "Robots"]),
+        .target(name: "Learning", dependencies: ["ControlCore", "NeuralNets", "LinAlg", "Environments", "Datasets"]),
         .target(name: "Plotting"),
         .target(name: "Viewer", dependencies: ["ControlCore", "Robots", "Datasets"]),
         .target(name: "Configuration", dependencies: ["ControlCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "mbc", dependencies: [
-            "ControlCore", "Physics", "Robots", "Environments", "Recording", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "LinAlg", "Configuration", "Plotting", "Viewer",
+            "ControlCore", "Physics", "Robots", "Environments", "Recording", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "Learning", "LinAlg", "Configuration", "Plotting", "Viewer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,7 +60,8 @@ let package = Package(
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "ControlCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Recording", "Planning", "ControlCore", "Dynamics", "Datasets", "Robots"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics", "Learning"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning", "NeuralNets", "Environments", "ControlCore", "Datasets"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "ViewerTests", dependencies: ["Viewer", "Robots", "Datasets", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc"]),

@@ -17,6 +17,16 @@ public struct SeededRNG: RandomNumberGenerator, Sendable, Hashable, Codable {
         s0 = splitmix(&sm); s1 = splitmix(&sm); s2 = splitmix(&sm); s3 = splitmix(&sm)
     }
 
+    /// The generator's four state words (for checkpoints: JSON numbers above 2⁵³ do not survive every
+    /// decoder, so store them as text, e.g. `String(word, radix: 16)`).
+    public var stateWords: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator in the given state (`stateWords` of another), nil unless four words, not all zero.
+    public init?(stateWords w: [UInt64]) {
+        guard w.count == 4, w.contains(where: { $0 != 0 }) else { return nil }
+        s0 = w[0]; s1 = w[1]; s2 = w[2]; s3 = w[3]
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17

@@ -166,6 +166,13 @@ public final class ArmReachTask: RobotTask, @unchecked Sendable {
     /// End-effector position, world frame, m.
     public var endEffectorPosition: Vec3 { simulation.linkPose(config.endEffector)!.position }
 
+    /// joint_state.position.<joint>, joint_state.velocity.<joint>, end_effector.{x,y,z}, target.{x,y,z}.
+    public var observationNames: [String] {
+        let joints = simulation.model.jointNames
+        return joints.map { "joint_state.position.\($0)" } + joints.map { "joint_state.velocity.\($0)" }
+            + ["x", "y", "z"].map { "end_effector.\($0)" } + ["x", "y", "z"].map { "target.\($0)" }
+    }
+
     public func observation() -> [Double] {
         let (q, qd) = simulation.jointState()
         return q + qd + endEffectorPosition.array + target.array

@@ -54,6 +54,8 @@ public struct EpisodeResult: Sendable, Codable {
     public var meanForwardSpeed: Double?
     /// `info["distance"]` at the last step that reported one (reach tasks), m.
     public var finalDistance: Double?
+    /// The last step's `info` (the task's named values at the end of the episode).
+    public var finalInfo: [String: Double] = [:]
     /// Why the episode ended (`fall`, `diverged: …`, `time_limit`, `success`, `max_steps`).
     public var endReason: String?
     /// Seconds the policy took to act, per step (for MPC: the planning time).
@@ -114,6 +116,7 @@ public func runEpisode<E: RobotEnvironment>(env: E, policy: any Policy, seed: UI
         if r.cost > 0 { episode.safetyViolations += 1 }
         if let v = r.info["forward_velocity"] { speed += v; speedSteps += 1 }
         if let d = r.info["distance"] { episode.finalDistance = d }
+        episode.finalInfo = r.info
         if r.info["success"] == 1 && episode.timeToSuccess == nil {
             episode.timeToSuccess = Double(episode.steps) * env.controlTimeStep
         }

@@ -58,10 +58,10 @@ public struct QuadrupedWalkConfig: Codable, Sendable, Hashable {
 ///
 /// Observation (46, body frame = trunk axes): trunk height (1, m); gravity direction in the body frame
 /// (3); trunk linear velocity, body frame (3, m/s); trunk angular velocity, body frame (3, rad/s); joint
-/// positions minus the standing pose (12, rad); joint velocities (12, rad/s); the task's stored previous
-/// action (12) — read before the step updates it, so the observation returned by step t holds a_{t−1}, one
-/// step behind the action just taken (kept so recordings stay comparable; to be settled before policies
-/// are trained on it).
+/// positions minus the standing pose (12, rad); joint velocities (12, rad/s); the action just applied
+/// (12, clamped), so the action-rate term of the next step's reward is a function of the observation (the
+/// observation is taken after the step's terms; before issue 12 it was taken before and held a_{t−1}, which
+/// changed quadruped recordings by that column block only).
 /// Joint order FR, FL, RR, RL × (hip, thigh, calf).
 ///
 /// Action (12, in [-1, 1], clamped): joint position targets `standing + actionScale · a` for PD servos
@@ -82,7 +82,8 @@ public struct QuadrupedWalkConfig: Codable, Sendable, Hashable {
 /// substep); a model task, which has only states, from `fallLinkTouchesGround` (the links' collision shapes,
 /// posed by forward kinematics of the base pose and joints after the step, reaching z = 0). The two agree
 /// except when a thigh grazes the ground between collision passes: the state rule then calls the fall a few
-/// steps early (6 of 1,070 random-action steps in the tests, each a thigh box < 2 mm below z = 0). Truncated after
+/// steps early (a few of ~1,000 random-action steps in the tests, each a thigh box ≤ 3 mm below z = 0: the
+/// simulator collides at the start of each 4 ms substep, and a link at ~1 m/s moves 4 mm in one). Truncated after
 /// `maxEpisodeSteps`. Success (episode): no fall and mean forward speed ≥ v_cmd − `successSpeedTolerance`.
 /// Task state: the previous (clamped) action.
 public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
@@ -245,6 +246,15 @@ public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
     public func isSuccess(_ episode: EpisodeResult) -> Bool {
         !episode.fell && !episode.diverged
             && (episode.meanForwardSpeed ?? -.infinity) >= config.commandedSpeed - config.successSpeedTolerance
+    }
+
+    /// trunk_height, gravity_body.{x,y,z}, base_linear_velocity_body.{x,y,z}, base_angular_velocity_body.{x,y,z},
+    /// joint_state.position_offset.<joint>, joint_state.velocity.<joint>, previous_action.<joint>.
+    public var observationNames: [String] {
+        let joints = simulation.model.jointNames
+        return ["trunk_height"] + ["x", "y", "z"].map { "gravity_body.\($0)" } + ["x", "y", "z"].map { "base_linear_velocity_body.\($0)" }
+            + ["x", "y", "z"].map { "base_angular_velocity_body.\($0)" } + joints.map { "joint_state.position_offset.\($0)" }
+            + joints.map { "joint_state.velocity.\($0)" } + joints.map { "previous_action.\($0)" }
     }
 
     /// The observation vector described in the type's documentation.

@@ -14,6 +14,9 @@ public protocol RobotEnvironment: Env {
     func commands(for action: [Double]) -> [Double]
     /// Whether a finished episode succeeded, by the task's definition.
     func isSuccess(_ episode: EpisodeResult) -> Bool
+    /// A name per observation and per action component (policy files are checked against them).
+    var observationNames: [String] { get }
+    var actionNames: [String] { get }
 }
 
 /// A full snapshot of a robot environment: physics, the environment's random stream and episode counters,
@@ -56,7 +59,12 @@ public final class RobotEnv<Task: RobotTask>: RobotEnvironment, @unchecked Senda
     }
 
     public func reset(seed: UInt64?) -> [Double] {
-        if let seed { rng = SeededRNG(seed: seed) }
+        if let seed {
+            rng = SeededRNG(seed: seed)
+            // QuickStep's constraint reordering draws from the world's own stream: restart it too, so an episode
+            // depends only on its seed, not on the episodes stepped before it
+            simulation.world.randomSeed = simulation.world.initialSeed
+        }
         task.reset(rng: &rng)
         lastTorques = Array(repeating: 0, count: simulation.model.dof)
         stepCount = 0
@@ -80,14 +88,19 @@ public final class RobotEnv<Task: RobotTask>: RobotEnvironment, @unchecked Senda
                               terminated: true, truncated: false, endReason: "diverged: \(error)")
         }
         stepCount += 1
-        let observation = task.observation()
         let outcome = task.evaluate(action: action, appliedTorques: lastTorques)
+        let observation = task.observation()
         let truncated = !outcome.terminated && stepCount >= task.maxEpisodeSteps
         done = outcome.terminated || truncated
         return StepResult(observation: observation, reward: outcome.reward, cost: outcome.cost, terminated: outcome.terminated,
                           truncated: truncated, info: outcome.info,
                           endReason: outcome.terminated ? (outcome.endReason ?? "terminated") : (truncated ? "time_limit" : nil))
     }
+
+    /// A name per observation component (the task's).
+    public var observationNames: [String] { task.observationNames }
+    /// A name per action component (the task's).
+    public var actionNames: [String] { task.actionNames }
 
     /// The observation in the current state.
     public func observation() -> [Double] { task.observation() }
@@ -111,12 +124,14 @@ public final class RobotEnv<Task: RobotTask>: RobotEnvironment, @unchecked Senda
 public enum EnvironmentKind: String, CaseIterable, Codable, Sendable {
     case quadrupedWalk = "quadruped-walk"
     case armReach = "arm-reach"
+    case pendulumSwingUp = "pendulum-swingup"
 
     /// Builds the environment with its default configuration.
     public func make(seed: UInt64 = 0) throws -> any RobotEnvironment {
         switch self {
         case .quadrupedWalk: return try QuadrupedWalkEnv(seed: seed)
         case .armReach: return try ArmReachEnv(seed: seed)
+        case .pendulumSwingUp: return try PendulumSwingUpEnv(seed: seed)
         }
     }
 }

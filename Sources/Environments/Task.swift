@@ -46,11 +46,17 @@ public protocol RobotTask: AnyObject {
     func isSuccess(_ episode: EpisodeResult) -> Bool
     /// Safety cost of a step on which the simulation diverged (default 0: no safety constraint).
     var divergenceCost: Double { get }
+    /// A name per observation component, in order (policy files check them); default `observation.<i>`.
+    var observationNames: [String] { get }
+    /// A name per action component: by default the actuated joints' names, DOF order.
+    var actionNames: [String] { get }
 }
 
 extension RobotTask {
     public func isSuccess(_ episode: EpisodeResult) -> Bool { episode.timeToSuccess != nil }
     public var divergenceCost: Double { 0 }
+    public var observationNames: [String] { (0..<observationDimension).map { "observation.\($0)" } }
+    public var actionNames: [String] { simulation.model.jointNames }
 }
 
 /// What a task makes of one simulated control step.

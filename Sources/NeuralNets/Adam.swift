@@ -106,6 +106,29 @@ public struct Adam: Sendable {
         return norm
     }
 
+    /// The optimizer's mutable state (for checkpoints): the step count and both moment estimates, one array
+    /// per parameter in the model's visiting order (empty before the first step).
+    public struct State: Sendable, Equatable {
+        public var stepCount: Int
+        public var firstMoments: [[Float]]
+        public var secondMoments: [[Float]]
+        public init(stepCount: Int, firstMoments: [[Float]], secondMoments: [[Float]]) {
+            self.stepCount = stepCount; self.firstMoments = firstMoments; self.secondMoments = secondMoments
+        }
+    }
+
+    /// Reads or restores the state; a restored state must have one moment pair per parameter of the model
+    /// it will step (checked at the next `step`).
+    public var state: State {
+        get { State(stepCount: stepCount, firstMoments: firstMoments, secondMoments: secondMoments) }
+        set {
+            precondition(newValue.firstMoments.count == newValue.secondMoments.count, "Adam: moment lists differ in length")
+            stepCount = newValue.stepCount
+            firstMoments = newValue.firstMoments
+            secondMoments = newValue.secondMoments
+        }
+    }
+
     /// Forgets the moment estimates and the step count (e.g. when the model is re-initialized).
     public mutating func reset() {
         stepCount = 0

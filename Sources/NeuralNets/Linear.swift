@@ -118,34 +118,47 @@ public struct Linear: Trainable, Sendable {
 
     mutating func backward(_ gradOutput: Matrix, computeInputGradient: Bool) -> Matrix? {
         guard let cache else { preconditionFailure("Linear.backward: call forward(_:) first") }
-        let b = cache.input.rows
-        precondition(gradOutput.isConsistent && gradOutput.rows == b && gradOutput.cols == outputSize,
-                     "Linear.backward: gradient is \(gradOutput.rows)×\(gradOutput.cols), output was \(b)×\(outputSize)")
+        return weight.grad.withUnsafeMutableBufferPointer { dw in
+            bias.grad.withUnsafeMutableBufferPointer { db in
+                Self.backward(cache: cache, weight: weight.value, activation: activation, gradOutput: gradOutput,
+                              weightGrad: dw, biasGrad: db, computeInputGradient: computeInputGradient)
+            }
+        }
+    }
+
+    /// dL/dx (B × in) = (dL/dy ⊙ σ′)·Wᵀ for the last `forward`, WITHOUT touching the parameter gradients:
+    /// what an actor update needs from a critic (∂Q/∂action) while the critic itself is not trained.
+    public func inputGradient(_ gradOutput: Matrix) -> Matrix {
+        guard let cache else { preconditionFailure("Linear.inputGradient: call forward(_:) first") }
+        return Self.backward(cache: cache, weight: weight.value, activation: activation, gradOutput: gradOutput,
+                             weightGrad: nil, biasGrad: nil, computeInputGradient: true)!
+    }
+
+    private static func backward(cache: Cache, weight w: [Float], activation act: Activation, gradOutput: Matrix,
+                                 weightGrad: UnsafeMutableBufferPointer<Float>?, biasGrad: UnsafeMutableBufferPointer<Float>?,
+                                 computeInputGradient: Bool) -> Matrix? {
+        let b = cache.input.rows, inSize = cache.input.cols, outSize = cache.output.cols
+        precondition(gradOutput.isConsistent && gradOutput.rows == b && gradOutput.cols == outSize,
+                     "Linear.backward: gradient is \(gradOutput.rows)×\(gradOutput.cols), output was \(b)×\(outSize)")
         // dx is fully overwritten by la_gemm_nt (accumulate = 0), so it starts uninitialized.
-        var dx = uninitializedFloats(computeInputGradient ? b * inputSize : 0)
-        let (inSize, outSize, act) = (inputSize, outputSize, activation)
-        let w = weight.value
+        var dx = uninitializedFloats(computeInputGradient ? b * inSize : 0)
         cache.input.storage.withUnsafeBufferPointer { x in
             cache.output.storage.withUnsafeBufferPointer { y in
                 withOptionalBuffer(cache.preActivation?.storage) { z in
                     gradOutput.storage.withUnsafeBufferPointer { g in
                         w.withUnsafeBufferPointer { wp in
-                            weight.grad.withUnsafeMutableBufferPointer { dw in
-                                bias.grad.withUnsafeMutableBufferPointer { db in
-                                    dx.withUnsafeMutableBufferPointer { dxp in
-                                        linearBackward(batch: b, inputSize: inSize, outputSize: outSize, activation: act,
-                                                       x: x, y: y, z: z, w: wp, gradOutput: g,
-                                                       weightGrad: dw, biasGrad: db,
-                                                       gradInput: computeInputGradient ? dxp : nil)
-                                    }
-                                }
+                            dx.withUnsafeMutableBufferPointer { dxp in
+                                linearBackward(batch: b, inputSize: inSize, outputSize: outSize, activation: act,
+                                               x: x, y: y, z: z, w: wp, gradOutput: g,
+                                               weightGrad: weightGrad, biasGrad: biasGrad,
+                                               gradInput: computeInputGradient ? dxp : nil)
                             }
                         }
                     }
                 }
             }
         }
-        return computeInputGradient ? Matrix(rows: b, cols: inputSize, storage: dx) : nil
+        return computeInputGradient ? Matrix(rows: b, cols: inSize, storage: dx) : nil
     }
 
     /// Drops the training caches (frees the stored activations).
@@ -171,25 +184,30 @@ public struct Linear: Trainable, Sendable {
 /// The backward pass of one affine + activation layer on raw buffers.
 ///
 /// dz = gradOutput ⊙ σ′ (from y, or z for SiLU); weightGrad (in × out) += xᵀ·dz
-/// (`la_gemm_tn`); biasGrad (out) += 1ᵀ·dz (`la_gemm_tn` with a ones vector);
+/// (`la_gemm_tn`) and biasGrad (out) += 1ᵀ·dz (`la_gemm_tn` with a ones vector), each when not nil;
 /// gradInput (batch × in) = dz·Wᵀ (`la_gemm_nt`) when not nil.
 func linearBackward(batch: Int, inputSize: Int, outputSize: Int, activation: Activation,
                     x: UnsafeBufferPointer<Float>, y: UnsafeBufferPointer<Float>, z: UnsafePointer<Float>?,
                     w: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>,
-                    weightGrad: UnsafeMutableBufferPointer<Float>, biasGrad: UnsafeMutableBufferPointer<Float>,
+                    weightGrad: UnsafeMutableBufferPointer<Float>?, biasGrad: UnsafeMutableBufferPointer<Float>?,
                     gradInput: UnsafeMutableBufferPointer<Float>?) {
     let n = batch * outputSize
     precondition(x.count == batch * inputSize && y.count == n && gradOutput.count == n)
-    precondition(w.count == inputSize * outputSize && weightGrad.count == w.count && biasGrad.count == outputSize)
+    precondition(w.count == inputSize * outputSize && (weightGrad?.count ?? w.count) == w.count
+                 && (biasGrad?.count ?? outputSize) == outputSize)
     precondition(gradInput == nil || gradInput!.count == batch * inputSize)
     guard batch > 0 else {
         if let gradInput, let p = gradInput.baseAddress { p.update(repeating: 0, count: gradInput.count) }
         return
     }
     let body = { (dz: UnsafeBufferPointer<Float>) in
-        la_gemm_tn(Int32(inputSize), Int32(outputSize), Int32(batch), base(x), base(dz), base(weightGrad), 1)
-        withOnes(batch) { ones in
-            la_gemm_tn(1, Int32(outputSize), Int32(batch), ones, base(dz), base(biasGrad), 1)
+        if let weightGrad {
+            la_gemm_tn(Int32(inputSize), Int32(outputSize), Int32(batch), base(x), base(dz), base(weightGrad), 1)
+        }
+        if let biasGrad {
+            withOnes(batch) { ones in
+                la_gemm_tn(1, Int32(outputSize), Int32(batch), ones, base(dz), base(biasGrad), 1)
+            }
         }
         if let gradInput {
             la_gemm_nt(Int32(batch), Int32(inputSize), Int32(outputSize), base(dz), base(w), base(gradInput), 0)

@@ -73,6 +73,14 @@ public struct MLP: Trainable, Sendable {
         return g
     }
 
+    /// dL/dx (B × in) for the last `forward`, given dL/dy, leaving every parameter gradient untouched (the
+    /// actor update of SAC differentiates a critic with respect to its action input only).
+    public func inputGradient(_ gradOutput: Matrix) -> Matrix {
+        var g = gradOutput
+        for l in layers.indices.reversed() { g = layers[l].inputGradient(g) }
+        return g
+    }
+
     /// Like `backward` but without dL/dx (skips the first layer's `la_gemm_nt`).
     public mutating func accumulateGradients(_ gradOutput: Matrix) {
         var g = gradOutput

@@ -51,12 +51,16 @@ public final class PhysicsWorld: @unchecked Sendable {
     private var jointQd: [Double]
 
     /// Builds the world. - Throws: `SimulationError.invalidDescription` naming the bad element.
+    /// The random seed the world was created with.
+    public private(set) var initialSeed: UInt32 = 0
+
     public init(_ description: WorldDescription, seed: UInt32 = 0) throws {
         self.description = description
         var params = odeb_world_params()
         Self.fill(&params, from: description.settings)
         guard let h = odeb_world_create(&params, seed) else { throw SimulationError.invalidDescription("out of memory") }
         handle = h
+        initialSeed = seed
         func fail(_ what: String) -> SimulationError {
             let detail = String(cString: odeb_world_last_error(h))
             odeb_world_destroy(h)
@@ -282,6 +286,13 @@ public final class PhysicsWorld: @unchecked Sendable {
     public func snapshot() -> PhysicsSnapshot {
         stateBuffer.withUnsafeMutableBufferPointer { odeb_world_get_state(handle, $0.baseAddress) }
         return PhysicsSnapshot(values: stateBuffer, seed: odeb_world_get_seed(handle))
+    }
+
+    /// The world's random stream (QuickStep's constraint reordering): set it to replay stepping exactly, e.g.
+    /// back to its value at creation when an episode restarts.
+    public var randomSeed: UInt32 {
+        get { odeb_world_get_seed(handle) }
+        set { odeb_world_set_seed(handle, newValue) }
     }
 
     /// Restores a snapshot taken from this world (or a world built from the same description).

@@ -13,7 +13,7 @@ struct MBC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mbc",
         abstract: "Model-based control and robotics on the Open Dynamics Engine.",
-        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, View.self, Plot.self, Bench.self],
+        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, Train.self, Eval.self, View.self, Plot.self, Bench.self],
         defaultSubcommand: Simulate.self)
 }
 
@@ -83,7 +83,9 @@ struct Simulate: ParsableCommand {
     var robot: String?
     @Option(help: "Base of --robot: automatic, floating or fixed.") var base: String = "automatic"
     @OptionGroup var configOptions: ConfigOptions
-    @Option(help: "Policy: random or zero.") var policy: PolicyKind = .random
+    @Option(help: "Policy: random, zero, or a trained policy file (policy.safetensors from mbc train; acts deterministically unless --stochastic).")
+    var policy: String = "random"
+    @Flag(help: "With a policy file: sample actions from the policy instead of its deterministic mean.") var stochastic = false
     @Option(help: "Control steps to run.") var steps: Int?
     @Option(help: "Episodes to run.") var episodes: Int?
     @Option(help: "Write the rollout to this CSV in the log format (docs/LOG_FORMAT.md); the run directory gets config.yaml.") var record: String?
@@ -133,20 +135,30 @@ struct Simulate: ParsableCommand {
             cfg.robot = try configOptions.locate(cfg.robot)
             try prepare(cfg, defaults: ArmReachConfig(), in: runDirectory)
             try go(ArmReachEnv(config: cfg, seed: seed), name: kind.rawValue, runDirectory: runDirectory)
+        case .pendulumSwingUp:
+            var cfg = try configOptions.load(PendulumSwingUpConfig(), seedKey: nil)
+            cfg.robot = try configOptions.locate(cfg.robot)
+            try prepare(cfg, defaults: PendulumSwingUpConfig(), in: runDirectory)
+            try go(PendulumSwingUpEnv(config: cfg, seed: seed), name: kind.rawValue, runDirectory: runDirectory)
         }
     }
 
     func go<E: RobotEnvironment>(_ env: E, name: String, runDirectory: RunDirectory) throws {
-        let policy: any Policy = switch self.policy {
-        case .random: RandomPolicy(actionDimension: env.actionSpace.dimension, seed: seed)
-        case .zero: ZeroPolicy(actionDimension: env.actionSpace.dimension)
+        let policy: any Policy
+        var deterministic = false
+        switch PolicyKind(rawValue: self.policy) {
+        case .random: policy = RandomPolicy(actionDimension: env.actionSpace.dimension, seed: seed)
+        case .zero: policy = ZeroPolicy(actionDimension: env.actionSpace.dimension)
+        case nil:
+            policy = try loadPolicy(self.policy, env: env, name: name, seed: seed)
+            deterministic = !stochastic
         }
         let totalSteps = steps ?? (episodes == nil ? 1000 : nil)
         let recordPath = try viewOptions.recordPath(record: record, runDirectory: runDirectory.url)
         let recorder = try recordPath.map { try RolloutRecorder(url: URL(fileURLWithPath: $0), env: env) }
         let bar = Progress(total: totalSteps ?? (episodes ?? 1) * 1000, label: "simulate \(name)")
         let summary = try runEpisodes(env: env, policy: policy, episodes: episodes, steps: totalSteps, seed: seed,
-                                      recorder: recorder, progress: { done, total in
+                                      deterministic: deterministic, recorder: recorder, progress: { done, total in
                                           bar.update(done)
                                           if done % 100 == 0 { Events.shared.progress(step: done, metrics: [:], ["total": total]) }
                                       })

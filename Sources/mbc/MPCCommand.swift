@@ -38,6 +38,7 @@ struct MPC: ParsableCommand {
         switch cfg.env {
         case .armReach: cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
         case .quadrupedWalk: cfg.quadruped.robot = try configOptions.locate(cfg.quadruped.robot)
+        case .pendulumSwingUp: throw ValidationError("mpc runs on arm-reach and quadruped-walk; pendulum-swingup is a training task (mbc train --config configs/sac-pendulum.yaml)")
         }
         let runDirectory = runOptions.directory(command: "mpc")
         if record != nil || runOptions.runDir != nil || viewOptions.view != nil {
@@ -47,6 +48,7 @@ struct MPC: ParsableCommand {
         switch cfg.env {
         case .armReach: try plan(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg, recordPath: recordPath) { try ArmReachEnv(config: cfg.arm, seed: cfg.seed) }
         case .quadrupedWalk: try plan(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg, recordPath: recordPath) { try QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed) }
+        case .pendulumSwingUp: return
         }
     }
 

@@ -29,6 +29,7 @@ struct PETS: ParsableCommand {
         switch cfg.env {
         case .armReach: cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
         case .quadrupedWalk: cfg.quadruped.robot = try configOptions.locate(cfg.quadruped.robot)
+        case .pendulumSwingUp: throw ValidationError("pets runs on arm-reach and quadruped-walk; pendulum-swingup is a training task (mbc train --config configs/sac-pendulum.yaml)")
         }
         // resuming may run further (more iterations, another evaluation); anything else must match config.yaml
         try prepareRun(RunDirectory(path: cfg.output), config: cfg, defaults: PETSConfig(), command: "pets", resume: resume,
@@ -40,6 +41,7 @@ struct PETS: ParsableCommand {
         switch cfg.env {
         case .armReach: try go(ArmReachEnv(config: cfg.arm, seed: cfg.seed), cfg)
         case .quadrupedWalk: try go(QuadrupedWalkEnv(config: cfg.quadruped, seed: cfg.seed), cfg)
+        case .pendulumSwingUp: return
         }
     }
 

@@ -18,6 +18,8 @@ final class Progress {
     let tty = isatty(2) != 0
     private var lastPercent = -1
     private let start = Date()
+    /// Text after the bar (e.g. the latest return), set by the caller.
+    var suffix = ""
     init(total: Int, label: String) { self.total = max(total, 1); self.label = label }
 
     func update(_ done: Int) {
@@ -28,14 +30,24 @@ final class Progress {
             let width = 30, filled = width * percent / 100
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let elapsed = Date().timeIntervalSince(start)
-            FileHandle.standardError.write("\r\(label) \(bar) \(percent)% \(done)/\(total) \(String(format: "%.1f", elapsed)) s".data(using: .utf8)!)
+            let eta = done > 0 && done < total ? " ETA " + formatDuration(elapsed * Double(total - done) / Double(done)) : ""
+            FileHandle.standardError.write("\r\(label) \(bar) \(percent)% \(done)/\(total) \(formatDuration(elapsed))\(eta)\(suffix)\u{1B}[K".data(using: .utf8)!)
             if done >= total { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         } else if Date().timeIntervalSince(start) > 2, percent / 10 != lastPercent / 10 || (done >= total && lastPercent != 100) {
             // plain lines, and only for runs longer than a couple of seconds
             lastPercent = percent
-            FileHandle.standardError.write("\(label): \(percent)% (\(done)/\(total))\n".data(using: .utf8)!)
+            FileHandle.standardError.write("\(label): \(percent)% (\(done)/\(total))\(suffix)\n".data(using: .utf8)!)
         }
     }
+}
+
+/// Seconds as "42.0 s", "12 min 5 s" or "2 h 03 min".
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    let s = Int(seconds.rounded())
+    if s < 3600 { return "\(s / 60) min \(s % 60) s" }
+    return String(format: "%d h %02d min", s / 3600, (s % 3600) / 60)
 }
 
 /// Prints a human line to stdout (to stderr with `--events`, where stdout carries only events).

@@ -3,6 +3,7 @@ import Control
 import ControlCore
 import Dynamics
 import Environments
+import Learning
 import Foundation
 import NeuralNets
 import Physics
@@ -87,8 +88,8 @@ struct ConfigLoaderTests {
 
     @Test("names of kinds are enums: a wrong name is located and lists the allowed values")
     func choices() throws {
-        #expect(try loadError(SimulatorMPCConfig(), "env: arm-rech\n") == "c.yaml:1: env: 'arm-rech' is not one of: quadruped-walk, arm-reach")
-        #expect(try loadError(PETSConfig(), "seed: 1\nenv: walker\n") == "c.yaml:2: env: 'walker' is not one of: quadruped-walk, arm-reach")
+        #expect(try loadError(SimulatorMPCConfig(), "env: arm-rech\n") == "c.yaml:1: env: 'arm-rech' is not one of: quadruped-walk, arm-reach, pendulum-swingup")
+        #expect(try loadError(PETSConfig(), "seed: 1\nenv: walker\n") == "c.yaml:2: env: 'walker' is not one of: quadruped-walk, arm-reach, pendulum-swingup")
         #expect(try loadError(EnsembleConfig(), "members: 5\nactivation: swish\n") == "c.yaml:2: activation: 'swish' is not one of: silu, relu, tanh, elu")
         #expect(try loadError(EnsembleConfig(), "initialization: kaiming\n")
                 == "c.yaml:1: initialization: 'kaiming' is not one of: xavier-uniform, he-uniform, truncated-normal")
@@ -161,7 +162,7 @@ struct ConfigLoaderTests {
         #expect(cfg.model == "" && cfg.seed == UInt64.max && cfg.stopOnSuccess)
         #expect(overrideError(SimulatorMPCConfig(), ["planner.horizon=0"]) == "--set planner.horizon=0: planner.horizon: 0 is outside [1, 1000]")
         #expect(overrideError(SimulatorMPCConfig(), ["planner.horizon=ten"]) == "--set planner.horizon=ten: planner.horizon must be an integer, not 'ten'")
-        #expect(overrideError(SimulatorMPCConfig(), ["env=mars"]) == "--set env=mars: env: 'mars' is not one of: quadruped-walk, arm-reach")
+        #expect(overrideError(SimulatorMPCConfig(), ["env=mars"]) == "--set env=mars: env: 'mars' is not one of: quadruped-walk, arm-reach, pendulum-swingup")
         #expect(overrideError(SimulatorMPCConfig(), ["planner.cme.iterations=2"])
                 == "--set planner.cme.iterations=2: unknown key 'cme' in planner (did you mean 'cem'?); known keys: actionRepeat, cem, deadline, horizon, icem, kind, mppi, replanInterval, warmStart")
         #expect(overrideError(SimulatorMPCConfig(), ["episodes.count=2"]) == "--set episodes.count=2: episodes is a single value; it has no key 'count'")
@@ -205,6 +206,20 @@ struct ConfigLoaderTests {
                 let c = try ConfigLoader().load(PETSConfig(), file: $0)
                 #expect(c.env == .quadrupedWalk && c.safetyWeight == 5 && c.terminationPenalty == 20 && c.quadruped.speedTrackingWeight == 2)
             },
+            "sac-quadruped.yaml": {
+                let c = try ConfigLoader().load(TrainConfig(), file: $0)
+                #expect(c.algorithm == .sac && c.env == .quadrupedWalk && c.totalSteps == 300_000 && c.sac == SACSettings()
+                        && c.quadruped == QuadrupedWalkConfig())
+            },
+            "sac-lagrangian-quadruped.yaml": {
+                let c = try ConfigLoader().load(TrainConfig(), file: $0)
+                #expect(c.algorithm == .sacLagrangian && c.totalSteps == 300_000 && c.lagrangian == LagrangianSettings()
+                        && c.quadruped == QuadrupedWalkConfig())
+            },
+            "sac-pendulum.yaml": {
+                let c = try ConfigLoader().load(TrainConfig(), file: $0)
+                #expect(c.algorithm == .sac && c.env == .pendulumSwingUp && c.pendulum.maxTorque == PendulumSwingUpConfig().maxTorque)
+            },
         ]
         #expect(files == loaders.keys.sorted(), "a config file without a test of its type")
         for file in files { try loaders[file]?(dir.appendingPathComponent(file).path) }
@@ -213,7 +228,8 @@ struct ConfigLoaderTests {
     @Test("every numeric key of every config type has a range, no range names a missing key, the defaults are valid")
     func rangesCoverEveryKey() throws {
         let values: [any ConfigRanges] = [ArmReachConfig(), QuadrupedWalkConfig(), EnsembleConfig(), PlannerConfiguration(),
-                                          CEMConfiguration(), ICEMConfiguration(), MPPIConfiguration(), SimulatorMPCConfig(), PETSConfig()]
+                                          CEMConfiguration(), ICEMConfiguration(), MPPIConfiguration(), SimulatorMPCConfig(), PETSConfig(),
+                                          TrainConfig(), SACSettings(), LagrangianSettings(), PendulumSwingUpConfig()]
         for value in values {
             #expect(value.unrangedNumericKeys().isEmpty, "\(type(of: value)): \(value.unrangedNumericKeys())")
             #expect(value.violations().isEmpty, "\(type(of: value)): \(value.violations())")

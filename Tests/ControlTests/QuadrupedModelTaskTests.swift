@@ -46,7 +46,7 @@ struct QuadrupedModelTaskTests {
         return Compared(env: r, reward: reward, cost: cost, terminated: terminated != 0, estimatedReward: estimated)
     }
 
-    @Test("reward and safety cost equal the environment's on the states it visits (float precision); every fall is seen, early ones only within 2 mm of the ground")
+    @Test("reward and safety cost equal the environment's on the states it visits (float precision); every fall is seen, early ones only within 4 mm of the ground (one substep of motion)")
     func matchesEnvironment() throws {
         var config = QuadrupedWalkConfig()
         config.pitchLimit = 0.12; config.rollLimit = 0.12; config.costMode = .magnitude  // violations happen under random actions
@@ -69,8 +69,11 @@ struct QuadrupedModelTaskTests {
                     earlyFalls += 1
                     let q = env.simulation.jointState().q
                     #expect(env.task.fallLinkTouchesGround(base: env.simulation.basePose, q: q))
-                    #expect(!env.task.fallLinkTouchesGround(base: env.simulation.basePose.compose(Pose(position: Vec3(0, 0, 0.002))), q: q),
-                            "a fall link more than 2 mm below the ground at step \(steps) without a simulator contact")
+                    var depth = 0.0
+                    while env.task.fallLinkTouchesGround(base: env.simulation.basePose.compose(Pose(position: Vec3(0, 0, depth))), q: q) { depth += 0.0005 }
+                    // the simulator collides at the start of each 4 ms substep: a link moving at ~1 m/s is up to 4 mm
+                    // deep before its contact is seen
+                    #expect(depth <= 0.004, "a fall link \(depth * 1000) mm below the ground at step \(steps) without a simulator contact")
                 }
                 estimateError += abs(Double(c.estimatedReward) - c.env.reward)
                 if c.env.done { break }

@@ -1,4 +1,5 @@
 import ControlCore
+import Environments
 import Foundation
 import Physics
 import Robots
@@ -108,5 +109,44 @@ struct EnvironmentsTests {
             return out.map(\.observation)
         }
         #expect(try run(workers: 1) == run(workers: 2))
+    }
+}
+
+/// An episode depends on its seed only: `reset(seed:)` also restarts the world's random stream (QuickStep's
+/// constraint reordering), so the same seed and actions give the same trajectory whatever ran before.
+@Suite struct ResetDeterminismTests {
+    func trajectory<E: RobotEnvironment>(_ env: E, seed: UInt64, steps: Int) -> [Double] {
+        var obs = env.reset(seed: seed)
+        let a = env.actionSpace.dimension
+        for k in 0..<steps { obs = env.step((0..<a).map { sin(Double(k + $0)) }).observation }
+        return obs
+    }
+
+    @Test func quadrupedEpisodeIsIndependentOfHistory() throws {
+        let fresh = try QuadrupedWalkEnv(), used = try QuadrupedWalkEnv()
+        _ = trajectory(used, seed: 9, steps: 40)
+        #expect(trajectory(fresh, seed: 5, steps: 40) == trajectory(used, seed: 5, steps: 40))
+    }
+
+    @Test func pendulumEpisodeIsIndependentOfHistory() throws {
+        let fresh = try PendulumSwingUpEnv(), used = try PendulumSwingUpEnv()
+        _ = trajectory(used, seed: 9, steps: 60)
+        #expect(trajectory(fresh, seed: 5, steps: 60) == trajectory(used, seed: 5, steps: 60))
+    }
+
+    /// The pendulum task: observation (cos θ, sin θ, θ̇) with θ from upright, Gymnasium's reward, torque clamped.
+    @Test func pendulumSwingUpTask() throws {
+        let env = try PendulumSwingUpEnv()
+        #expect(env.observationNames == ["cos_angle", "sin_angle", "joint_state.velocity.hinge"])
+        env.simulation.setState(q: [.pi], qd: [0])  // upright, at rest
+        let obs = env.observation()
+        #expect(abs(obs[0] - 1) < 1e-12 && abs(obs[1]) < 1e-12)
+        let r = env.step([5])  // clamped to 1 → 2 N·m
+        #expect(abs(env.appliedTorques[0] - 2) < 1e-12)  // mean over substeps
+        let theta = PendulumSwingUpTask.angleFromUpright(env.simulation.jointState().q[0])
+        let qd = env.simulation.jointState().qd[0]
+        #expect(abs(r.reward - -(theta * theta + 0.1 * qd * qd + 0.001 * 4)) < 1e-12)
+        #expect(PendulumSwingUpTask.angleFromUpright(0) == -.pi)
+        #expect(abs(PendulumSwingUpTask.angleFromUpright(3 * .pi + 0.1) - 0.1) < 1e-12)
     }
 }

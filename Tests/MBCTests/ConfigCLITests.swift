@@ -81,7 +81,7 @@ struct ConfigCLITests {
             ("deep.yaml", deep, ["mpc"], "deep.yaml:2: lists and mappings nest deeper than 64 levels here; configs nest a few levels"),
             ("nested.yaml", "planner:\n  cem:\n    populatonSize: 9\n", ["mpc"],
              "nested.yaml:3: unknown key 'populatonSize' in planner.cem (did you mean 'populationSize'?); known keys: eliteCount, initialVarianceFraction, iterations, minimumVarianceFraction, populationSize, smoothing"),
-            ("env.yaml", "env: arm\n", ["mpc"], "env.yaml:1: env: 'arm' is not one of: quadruped-walk, arm-reach"),
+            ("env.yaml", "env: arm\n", ["mpc"], "env.yaml:1: env: 'arm' is not one of: quadruped-walk, arm-reach, pendulum-swingup"),
             ("mode.yaml", "controlMode: velocity\n", ["simulate", "--env", "arm-reach"], "mode.yaml:1: controlMode: 'velocity' is not one of: torque, position"),
             ("act.yaml", "activation: swish\n", ["fit-dynamics", "--data", "x.csv"], "act.yaml:1: activation: 'swish' is not one of: silu, relu, tanh, elu"),
             ("pets.yaml", "dynamics:\n  initialization: kaiming\n", ["pets"],

@@ -1,0 +1,109 @@
+// SACLagrangian.swift: the safety constraint of SAC-Lagrangian — a cost critic Q_c and a Lagrange
+// multiplier λ updated by dual gradient ascent (Ha et al. 2020, "Learning to Walk in the Real World with
+// Minimal Human Effort", the safety-constrained SAC; OmniSafe's SACLag for the actor-loss scaling).
+//
+// Constrained problem: max_π E[Σ γᵗ r]  s.t.  J_c(π) ≤ d, with the quadruped's pitch/roll cost c (1 on a
+// step with f_s = min(φ̂ − |pitch|, ρ̂ − |roll|) < 0, or max(0, −f_s)).
+//   - Q_c(s, a) is fitted like a critic, with target y_c = c + γ_c (1 − d) Q̄_c(s′, a′), a′ ~ π(·|s′)
+//     (no entropy term: the cost is not softened).
+//   - The actor minimizes [α log π − min Q + λ Q_c] / (1 + λ): the Lagrangian, divided by (1 + λ) so its
+//     gradient keeps the scale of SAC's whatever λ becomes (OmniSafe's normalization).
+//   - λ ← max(0, λ + η (Ĵ_c − d)), every `updateInterval` env steps, with Ĵ_c the mean cost per step over
+//     the last `costWindow` env steps of training and d = `costLimit` (per step). This is the projected
+//     dual gradient step of Ha et al. 2020. We keep it (rather than λ = softplus(ν) or exp(ν)) because λ
+//     then is exactly 0 while the constraint holds, so a safe policy is trained exactly as SAC and loses
+//     no return; a softplus or log parameterization never reaches 0 and keeps taxing the reward.
+
+import ControlCore
+import Foundation
+import NeuralNets
+
+/// Settings of the safety constraint (SAC-Lagrangian).
+public struct LagrangianSettings: Codable, Sendable, Hashable {
+    /// d: the largest tolerated mean cost per env step (with the indicator cost, the fraction of unsafe
+    /// steps: 0.005 is 5 unsafe steps per 1,000-step episode).
+    public var costLimit: Double = 0.005
+    /// η: dual step size, in λ per unit of (Ĵ_c − d) per update.
+    public var multiplierLearningRate: Double = 5
+    /// λ at the start (Ha et al. 2020: 0).
+    public var initialMultiplier: Double = 0
+    /// Upper bound of λ (OmniSafe's λ_max), a guard against a constraint that cannot be met.
+    public var maxMultiplier: Double = 100
+    /// Ĵ_c is the mean cost per step over this many most recent training env steps.
+    public var costWindow: Int = 5000
+    /// λ is updated every this many env steps (after the random warm-up).
+    public var updateInterval: Int = 1000
+    /// Discount of the cost critic γ_c.
+    public var costGamma: Double = 0.99
+    public init() {}
+}
+
+/// λ ≥ 0 and its projected dual ascent.
+public struct LagrangeMultiplier: Sendable, Codable, Equatable {
+    public private(set) var value: Double
+    public let learningRate: Double
+    public let limit: Double
+    public let maximum: Double
+    public init(settings: LagrangianSettings) {
+        value = settings.initialMultiplier
+        learningRate = settings.multiplierLearningRate
+        limit = settings.costLimit
+        maximum = settings.maxMultiplier
+    }
+    public init(value: Double, settings: LagrangianSettings) {
+        self.init(settings: settings)
+        self.value = value
+    }
+    /// λ ← clamp(λ + η (Ĵ_c − d), 0, λ_max).
+    public mutating func update(estimatedCost: Double) {
+        value = min(maximum, max(0, value + learningRate * (estimatedCost - limit)))
+    }
+}
+
+/// The cost critic Q_c (obs + act → hidden… → 1, ReLU), its target, its optimizer and λ.
+public struct SafetyCritic: Sendable {
+    public let settings: LagrangianSettings
+    public var critic: MLP
+    public var target: MLP
+    public var optimizer: Adam
+    public var multiplier: LagrangeMultiplier
+
+    public init(inputSize: Int, hidden: [Int], settings: LagrangianSettings, learningRate: Float, rng: inout SeededRNG) {
+        self.settings = settings
+        critic = MLP(widths: [inputSize] + hidden + [1], hiddenActivation: .relu, rng: &rng)
+        target = critic
+        optimizer = Adam(learningRate: learningRate)
+        multiplier = LagrangeMultiplier(settings: settings)
+    }
+
+    /// One step on ½ mean (Q_c(s, a) − y_c)², y_c = c + γ_c(1 − d) Q̄_c(s′, a′). `input` is [s, a], `nextInput`
+    /// [s′, a′] with a′ the actor's sample used for the reward target. Returns the loss.
+    mutating func fit(batch: ReplayBuffer.Batch, input: Matrix, nextInput: Matrix) -> Double {
+        let b = input.rows, gamma = Float(settings.costGamma)
+        let next = target(nextInput).storage
+        critic.zeroGrad()
+        let q = critic.forward(input)
+        var loss = 0.0
+        let g = Matrix(rows: b, cols: 1) { g in
+            for i in 0..<b {
+                let y = batch.costs[i] + gamma * (1 - batch.terminals[i]) * next[i]
+                let e = q.storage[i] - y
+                g[i] = e / Float(b)
+                loss += 0.5 * Double(e * e) / Double(b)
+            }
+        }
+        critic.accumulateGradients(g)
+        optimizer.step(&critic)
+        return loss
+    }
+
+    /// Q_c at the actor's actions and ∂(weight · Σ Q_c)/∂[s, a] (for the actor's λ Q_c term).
+    func actionTerm(_ actorInput: Matrix, weight: Float) -> (values: [Float], inputGradient: Matrix) {
+        var net = critic
+        let q = net.forward(actorInput).storage
+        let g = net.inputGradient(Matrix(rows: actorInput.rows, cols: 1, repeating: weight))
+        return (q, g)
+    }
+
+    mutating func updateTarget(tau: Float) { SACAgent.polyak(&target, toward: critic, tau: tau) }
+}

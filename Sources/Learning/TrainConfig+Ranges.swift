@@ -1,0 +1,53 @@
+import ControlCore
+
+/// Allowed values of ``TrainConfig`` (checked by the config loader at the key's file and line): budgets and
+/// intervals in env steps up to 10⁹, replay up to 10⁸ transitions, 0…1,000 gradient steps per env step.
+extension TrainConfig: ConfigRanges {
+    public static var ranges: [String: ConfigRange] {
+        [
+            "seed": .seed,
+            "totalSteps": ConfigRange(1, 1e9),
+            "randomSteps": ConfigRange(0, 1e9),
+            "updatesPerStep": ConfigRange(0, 1000),
+            "replayCapacity": ConfigRange(1, 1e8),
+            "evaluationInterval": ConfigRange(0, 1e9),
+            "evaluationEpisodes": ConfigRange(0, 10_000),
+            "evaluationSeed": .seed,
+            "logInterval": ConfigRange(1, 1e9),
+            "checkpointInterval": ConfigRange(1, 1e9),
+        ]
+    }
+}
+
+/// Allowed values of ``SACSettings``: widths 1…8,192, learning rate in (0, 1], γ in [0, 1), τ in (0, 1].
+extension SACSettings: ConfigRanges {
+    public static var ranges: [String: ConfigRange] {
+        [
+            "hidden": ConfigRange(1, 8192),
+            "batchSize": ConfigRange(1, 1_000_000),
+            "learningRate": ConfigRange(0, 1, lowerOpen: true),
+            "gamma": ConfigRange(0, 1, upperOpen: true),
+            "tau": ConfigRange(0, 1, lowerOpen: true),
+            "initialAlpha": ConfigRange(0, 1e6, lowerOpen: true),
+            "targetEntropyPerAction": ConfigRange(-100, 100),
+        ]
+    }
+    public func crossChecks() -> [ConfigViolation] {
+        hidden.isEmpty ? [ConfigViolation(keyPath: "hidden", message: "needs at least one hidden layer")] : []
+    }
+}
+
+/// Allowed values of ``LagrangianSettings``: non-negative limit, step size and multipliers; γ_c in [0, 1).
+extension LagrangianSettings: ConfigRanges {
+    public static var ranges: [String: ConfigRange] {
+        [
+            "costLimit": ConfigRange(0, 1e6),
+            "multiplierLearningRate": ConfigRange(0, 1e6),
+            "initialMultiplier": ConfigRange(0, 1e6),
+            "maxMultiplier": ConfigRange(0, 1e9),
+            "costWindow": ConfigRange(1, 1e8),
+            "updateInterval": ConfigRange(1, 1e9),
+            "costGamma": ConfigRange(0, 1, upperOpen: true),
+        ]
+    }
+}

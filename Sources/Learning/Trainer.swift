@@ -1,0 +1,310 @@
+// Trainer.swift: the training loop of `mbc train` — collection, gradient steps, λ updates, evaluation,
+// metrics, checkpoints and the exported policy — over any `RobotEnv`.
+
+import ControlCore
+import Datasets
+import Environments
+import Foundation
+import NeuralNets
+
+/// Mean outcome of the deterministic evaluation episodes.
+public struct EvaluationSummary: Codable, Sendable, Equatable {
+    public var episodes: Int
+    public var meanReturn: Double
+    public var meanCost: Double
+    /// Unsafe steps (cost > 0) over all episodes.
+    public var violations: Int
+    /// Mean over episodes of the mean forward speed (NaN for tasks without one), m/s.
+    public var meanForwardSpeed: Double
+    public var falls: Int
+    public var successRate: Double
+
+    public init(_ results: [EpisodeResult]) {
+        let n = Double(max(results.count, 1))
+        episodes = results.count
+        meanReturn = results.map(\.totalReturn).reduce(0, +) / n
+        meanCost = results.map(\.totalCost).reduce(0, +) / n
+        violations = results.map(\.safetyViolations).reduce(0, +)
+        let speeds = results.compactMap(\.meanForwardSpeed)
+        meanForwardSpeed = speeds.isEmpty ? .nan : speeds.reduce(0, +) / Double(speeds.count)
+        falls = results.filter(\.fell).count
+        successRate = Double(results.filter(\.success).count) / n
+    }
+}
+
+/// Counters and scalars of a run, stored in the checkpoint (JSON in its metadata).
+struct TrainState: Codable, Sendable, Equatable {
+    var envSteps = 0
+    var episodes = 0
+    var violations = 0
+    var totalCost = 0.0
+    var lastLogStep = -1
+    var lastEvaluationStep = 0
+    var lastCheckpointStep = 0
+    var lastMultiplierUpdateStep = 0
+    var wallSeconds = 0.0
+    var rng: SeededRNG {
+        get { SeededRNG(stateWords: rngWords.compactMap { UInt64($0, radix: 16) })! }
+        set { rngWords = newValue.stateWords.map { String($0, radix: 16) } }
+    }
+    /// The RNG's state words in hexadecimal (exact through JSON).
+    var rngWords: [String]
+    var normalizer: RunningNormalizer
+    var multiplier: Double?
+    var lastEvaluation: EvaluationSummary?
+    var finished = false
+}
+
+/// What a finished (or resumed-after-finishing) run reports.
+public struct TrainSummary: Sendable {
+    public var envSteps: Int
+    public var updates: Int
+    public var episodes: Int
+    /// Unsafe training steps (cost > 0).
+    public var violations: Int
+    public var wallSeconds: Double
+    public var finalEvaluation: EvaluationSummary?
+    public var alpha: Double
+    public var lambda: Double?
+    public var policyURL: URL
+}
+
+/// Progress of the loop, reported every `progressInterval` env steps.
+public struct TrainProgress: Sendable {
+    public var envSteps: Int
+    public var totalSteps: Int
+    public var episodes: Int
+    public var lastEpisodeReturn: Double?
+    public var evaluationReturn: Double?
+    public var lambda: Double?
+    public var alpha: Double
+}
+
+/// SAC / SAC-Lagrangian training on one environment (`config.algorithm`).
+///
+/// Run directory: `metrics/metrics.csv` and TensorBoard events (one row every `logInterval` env steps, x axis
+/// env steps), `checkpoint.safetensors` (every `checkpointInterval` env steps: networks, targets, Adam
+/// moments, log α, cost critic, λ, the replay buffer, the normalizer, the RNG and the counters; written
+/// atomically), and `policy.safetensors` (`PolicyFile`) at every checkpoint and at the end. Rows, evaluations
+/// and checkpoints happen at episode ends, so a checkpoint never holds a half-finished episode; each episode
+/// starts from `reset(seed: seed·1,000,003 + episode index)`. A run killed at any moment and resumed from its
+/// checkpoint ends with the same weights, bit for bit, as an uninterrupted run (tested).
+public final class SACTrainer<Task: RobotTask> {
+    public let config: TrainConfig
+    public let directory: URL
+    let env: RobotEnv<Task>
+    let evaluationEnv: RobotEnv<Task>
+    public private(set) var agent: SACAgent
+    public private(set) var buffer: ReplayBuffer
+    var state: TrainState
+
+    /// Called every `progressInterval` env steps and at each episode end.
+    public var onProgress: ((TrainProgress) -> Void)?
+    public var progressInterval = 100
+    /// Called with each metrics row (env steps, tag-value pairs).
+    public var onRow: ((Int, [(String, Double)]) throws -> Void)?
+    /// Called after each evaluation and checkpoint.
+    public var onEvaluation: ((Int, EvaluationSummary) -> Void)?
+    public var onCheckpoint: ((Int, URL) throws -> Void)?
+
+    public static var checkpointFileName: String { "checkpoint.safetensors" }
+    public static var policyFileName: String { "policy.safetensors" }
+    public var checkpointURL: URL { directory.appendingPathComponent(Self.checkpointFileName) }
+    public var policyURL: URL { directory.appendingPathComponent(Self.policyFileName) }
+
+    /// - Parameters: `env` for training, `evaluationEnv` (another instance) for the deterministic evaluations.
+    public init(config: TrainConfig, env: RobotEnv<Task>, evaluationEnv: RobotEnv<Task>, directory: URL) {
+        self.config = config
+        self.env = env
+        self.evaluationEnv = evaluationEnv
+        self.directory = directory
+        var rng = SeededRNG(seed: config.seed)
+        agent = SACAgent(observationDimension: env.task.observationDimension, actionDimension: env.task.actionDimension,
+                         settings: config.sac, lagrangian: config.algorithm == .sacLagrangian ? config.lagrangian : nil, rng: &rng)
+        buffer = ReplayBuffer(capacity: config.replayCapacity, observationDimension: env.task.observationDimension,
+                              actionDimension: env.task.actionDimension)
+        state = TrainState(rngWords: rng.stateWords.map { String($0, radix: 16) },
+                           normalizer: RunningNormalizer(dimension: env.task.observationDimension),
+                           multiplier: agent.safety?.multiplier.value)
+    }
+
+    /// The seed of training episode `k`.
+    func episodeSeed(_ k: Int) -> UInt64 { config.seed &* 1_000_003 &+ UInt64(k) }
+
+    /// The current policy with the current normalizer (frozen copy).
+    public var policy: ActorPolicy { ActorPolicy(actor: agent.actor, normalizer: normalizer) }
+    var normalizer: RunningNormalizer {
+        config.normalizeObservations ? state.normalizer : RunningNormalizer(mean: Array(repeating: 0, count: buffer.observationDimension),
+                                                                            std: Array(repeating: 1, count: buffer.observationDimension),
+                                                                            clip: .greatestFiniteMagnitude)
+    }
+
+    /// Trains to `totalSteps`, continuing from `checkpoint.safetensors` when `resume` is set and it exists.
+    public func run(resume: Bool) throws -> TrainSummary {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if resume, FileManager.default.fileExists(atPath: checkpointURL.path) { try loadCheckpoint() }
+        let metrics = try MetricsWriter(directory: directory, runName: "metrics",
+                                        resumeAfter: resume ? state.lastLogStep : nil)
+        defer { try? metrics.close() }
+        if state.finished { return summary() }
+
+        let actions = env.task.actionDimension
+        var obs = env.reset(seed: episodeSeed(state.episodes))
+        state.normalizer.update(obs)
+        var episode = (ret: 0.0, cost: 0.0, violations: 0, steps: 0, speed: 0.0, speedSteps: 0)
+        var finished: [(ret: Double, cost: Double, violations: Int, steps: Int, speed: Double?)] = []
+        var updateSums = [Double](repeating: 0, count: 7), updateCount = 0
+        var evaluation: EvaluationSummary?
+        var rowStart = (time: Date(), steps: state.envSteps, updates: agent.updates)
+        var lastTick = Date()
+
+        while state.envSteps < config.totalSteps {
+            // act: uniform random during the warm-up, then a sample from π
+            let action: [Double]
+            if state.envSteps < config.randomSteps {
+                action = (0..<actions).map { _ in state.rng.uniform(-1, 1) }
+            } else {
+                let x = Matrix(rows: 1, cols: obs.count, storage: normalizer.normalize(obs))
+                action = agent.actor.sample(x, rng: &state.rng).actions.storage.map(Double.init)
+            }
+            let r = env.step(action)
+            let diverged = r.endReason?.hasPrefix("diverged") == true || r.endReason == "non-finite action"
+            if diverged {
+                FileHandle.standardError.write(Data("warning: episode \(state.episodes) ended at step \(episode.steps + 1): \(r.endReason!); the transition is stored as terminal\n".utf8))
+            }
+            buffer.append(observation: obs, action: action, reward: r.reward, cost: r.cost,
+                          nextObservation: diverged ? obs : r.observation, terminated: r.terminated)
+            if !diverged { state.normalizer.update(r.observation) }
+            state.envSteps += 1
+            episode.ret += r.reward; episode.cost += r.cost; episode.steps += 1
+            if r.cost > 0 { episode.violations += 1; state.violations += 1 }
+            state.totalCost += r.cost
+            if let v = r.info["forward_velocity"] { episode.speed += v; episode.speedSteps += 1 }
+
+            // gradient steps
+            if state.envSteps >= config.randomSteps {
+                for _ in 0..<config.updatesPerStep {
+                    let batch = buffer.sample(config.sac.batchSize, rng: &state.rng, normalize: normalizer.normalizer())
+                    let s = try agent.update(batch, rng: &state.rng)
+                    for (k, v) in [s.criticLoss, s.actorLoss, s.alphaLoss, s.costCriticLoss, s.entropy, s.meanQ, s.meanCostQ].enumerated() {
+                        updateSums[k] += v
+                    }
+                    updateCount += 1
+                }
+                // dual ascent on λ
+                if agent.safety != nil, state.envSteps - state.lastMultiplierUpdateStep >= config.lagrangian.updateInterval {
+                    agent.safety!.multiplier.update(estimatedCost: buffer.meanRecentCost(config.lagrangian.costWindow))
+                    state.multiplier = agent.safety!.multiplier.value
+                    state.lastMultiplierUpdateStep = state.envSteps
+                }
+            }
+
+            let budgetSpent = state.envSteps >= config.totalSteps
+            if state.envSteps % progressInterval == 0 {
+                onProgress?(progress(lastReturn: finished.last?.ret, evaluation: evaluation ?? state.lastEvaluation))
+            }
+            guard r.done || budgetSpent else { obs = r.observation; continue }
+
+            // episode end: bookkeeping, then evaluation, a metrics row and a checkpoint when due
+            finished.append((episode.ret, episode.cost, episode.violations, episode.steps,
+                             episode.speedSteps > 0 ? episode.speed / Double(episode.steps) : nil))
+            state.episodes += 1
+            episode = (0, 0, 0, 0, 0, 0)
+            if config.evaluationEpisodes > 0,
+               budgetSpent || (config.evaluationInterval > 0 && state.envSteps - state.lastEvaluationStep >= config.evaluationInterval) {
+                evaluation = try evaluate()
+                state.lastEvaluation = evaluation
+                state.lastEvaluationStep = state.envSteps
+                onEvaluation?(state.envSteps, evaluation!)
+            }
+            if budgetSpent || state.envSteps - max(state.lastLogStep, 0) >= config.logInterval {
+                let now = Date()
+                state.wallSeconds += now.timeIntervalSince(lastTick)
+                lastTick = now
+                let elapsed = max(now.timeIntervalSince(rowStart.time), 1e-9)
+                func mean(_ f: ((ret: Double, cost: Double, violations: Int, steps: Int, speed: Double?)) -> Double?) -> Double {
+                    let xs = finished.compactMap(f)
+                    return xs.isEmpty ? .nan : xs.reduce(0, +) / Double(xs.count)
+                }
+                func updateMean(_ k: Int) -> Double { updateCount > 0 ? updateSums[k] / Double(updateCount) : .nan }
+                let ev = evaluation
+                let row: [(String, Double)] = [
+                    ("train/episode_return", mean { $0.ret }), ("train/episode_cost", mean { $0.cost }),
+                    ("train/episode_violations", mean { Double($0.violations) }), ("train/episode_length", mean { Double($0.steps) }),
+                    ("train/forward_speed", mean { $0.speed }), ("train/episodes", Double(state.episodes)),
+                    ("train/violations_total", Double(state.violations)),
+                    ("train/cost_rate", buffer.meanRecentCost(config.lagrangian.costWindow)),
+                    ("loss/critic", updateMean(0)), ("loss/actor", updateMean(1)), ("loss/alpha", updateMean(2)),
+                    ("loss/cost_critic", agent.safety == nil ? .nan : updateMean(3)),
+                    ("alpha", agent.alpha), ("lambda", agent.safety?.multiplier.value ?? .nan), ("entropy", updateMean(4)),
+                    ("q/mean", updateMean(5)), ("q/cost_mean", agent.safety == nil ? .nan : updateMean(6)),
+                    ("eval/return", ev?.meanReturn ?? .nan), ("eval/cost", ev?.meanCost ?? .nan),
+                    ("eval/violations", ev.map { Double($0.violations) } ?? .nan), ("eval/forward_speed", ev?.meanForwardSpeed ?? .nan),
+                    ("eval/falls", ev.map { Double($0.falls) } ?? .nan), ("eval/success_rate", ev?.successRate ?? .nan),
+                    ("time/wall_seconds", state.wallSeconds),
+                    ("time/env_steps_per_second", Double(state.envSteps - rowStart.steps) / elapsed),
+                    ("time/updates_per_second", Double(agent.updates - rowStart.updates) / elapsed),
+                    ("updates", Double(agent.updates)),
+                ]
+                try metrics.log(step: state.envSteps, values: row)
+                try onRow?(state.envSteps, row)
+                state.lastLogStep = state.envSteps
+                finished.removeAll(); updateSums = updateSums.map { _ in 0 }; updateCount = 0; evaluation = nil
+                rowStart = (now, state.envSteps, agent.updates)
+                if budgetSpent || state.envSteps - state.lastCheckpointStep >= config.checkpointInterval {
+                    state.lastCheckpointStep = state.envSteps
+                    state.finished = budgetSpent
+                    try writePolicy()
+                    try writeCheckpoint()
+                    try onCheckpoint?(state.envSteps, checkpointURL)
+                }
+            }
+            if !budgetSpent {
+                obs = env.reset(seed: episodeSeed(state.episodes))
+                state.normalizer.update(obs)
+            }
+        }
+        return summary()
+    }
+
+    func progress(lastReturn: Double?, evaluation: EvaluationSummary?) -> TrainProgress {
+        TrainProgress(envSteps: state.envSteps, totalSteps: config.totalSteps, episodes: state.episodes, lastEpisodeReturn: lastReturn,
+                      evaluationReturn: evaluation?.meanReturn, lambda: agent.safety?.multiplier.value, alpha: agent.alpha)
+    }
+
+    func summary() -> TrainSummary {
+        TrainSummary(envSteps: state.envSteps, updates: agent.updates, episodes: state.episodes, violations: state.violations,
+                     wallSeconds: state.wallSeconds, finalEvaluation: state.lastEvaluation, alpha: agent.alpha,
+                     lambda: agent.safety?.multiplier.value, policyURL: policyURL)
+    }
+
+    /// `evaluationEpisodes` deterministic episodes (seeds `evaluationSeed + i`) on the evaluation environment.
+    public func evaluate() throws -> EvaluationSummary {
+        let results = try runEpisodes(env: evaluationEnv, policy: policy, episodes: config.evaluationEpisodes,
+                                      seed: config.evaluationSeed, deterministic: true)
+        return EvaluationSummary(results.episodes)
+    }
+
+    // MARK: - files
+
+    func writePolicy() throws {
+        let metadata = PolicyFile.metadata(algorithm: config.algorithm.rawValue, env: config.env.rawValue, envConfig: config.envConfigJSON,
+                                           observationNames: env.observationNames, actionNames: env.actionNames,
+                                           normalizer: normalizer, envSteps: state.envSteps, updates: agent.updates)
+        try PolicyFile(actor: agent.actor, normalizer: normalizer, metadata: metadata).write(to: policyURL)
+    }
+
+    func writeCheckpoint() throws {
+        try TrainCheckpoint.write(agent: agent, buffer: buffer, state: state, algorithm: config.algorithm, to: checkpointURL)
+    }
+
+    func loadCheckpoint() throws {
+        let restored = try TrainCheckpoint.read(url: checkpointURL, into: agent, buffer: buffer, algorithm: config.algorithm)
+        agent = restored.agent
+        buffer = restored.buffer
+        state = restored.state
+    }
+}
+
+
+
