@@ -21,10 +21,10 @@ import NeuralNets
 /// Settings of the safety constraint (SAC-Lagrangian).
 public struct LagrangianSettings: Codable, Sendable, Hashable {
     /// d: the largest tolerated mean cost per env step (with the indicator cost, the fraction of unsafe
-    /// steps: 0.005 is 5 unsafe steps per 1,000-step episode).
-    public var costLimit: Double = 0.005
+    /// steps): 0.025, OmniSafe's cost limit of 25 per 1,000-step episode.
+    public var costLimit: Double = 0.025
     /// η: dual step size, in λ per unit of (Ĵ_c − d) per update.
-    public var multiplierLearningRate: Double = 5
+    public var multiplierLearningRate: Double = 1
     /// λ at the start (Ha et al. 2020: 0).
     public var initialMultiplier: Double = 0
     /// Upper bound of λ (OmniSafe's λ_max), a guard against a constraint that cannot be met.

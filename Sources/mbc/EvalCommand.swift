@@ -67,12 +67,8 @@ struct Eval: ParsableCommand {
     func evaluate<T: RobotTask>(_ env: RobotEnv<T>, _ kind: EnvironmentKind, _ seed: UInt64) throws {
         let actor = try loadPolicy(policy, env: env, name: kind.rawValue, seed: seed)
         let bar = Progress(total: episodes * env.task.maxEpisodeSteps, label: "eval \(kind.rawValue)")
-        var done = 0
         let summary = try runEpisodes(env: env, policy: actor, episodes: episodes, seed: seed, deterministic: !stochastic,
-                                      progress: { steps, _ in bar.update(steps) },
-        )
-        _ = done
-        done = summary.steps
+                                      progress: { steps, _ in bar.update(steps) })
         if bar.tty { FileHandle.standardError.write(Data("\n".utf8)) }
         let ev = EvaluationSummary(summary.episodes)
         for e in summary.episodes {
