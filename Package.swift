@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LearningTests", dependencies: ["Learning", "NeuralNets", "Environments", "ControlCore", "Datasets"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "ViewerTests", dependencies: ["Viewer", "Robots", "Datasets", "ControlCore"]),
-        .testTarget(name: "MBCTests", dependencies: ["mbc"]),
+        .testTarget(name: "MBCTests", dependencies: ["mbc", "Datasets"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -146,7 +146,8 @@ public final class SACTrainer<Task: RobotTask> {
         let metrics = try MetricsWriter(directory: directory, runName: "metrics",
                                         resumeAfter: resume ? state.lastLogStep : nil)
         defer { try? metrics.close() }
-        if state.finished { return summary() }
+        if state.finished && state.envSteps >= config.totalSteps { return summary() }
+        state.finished = false  // a finished run resumed with a larger budget continues (a new episode first)
 
         let actions = env.task.actionDimension
         var obs = env.reset(seed: episodeSeed(state.episodes))
