@@ -94,14 +94,23 @@ public struct Series: Sendable, Equatable {
     }
 
     /// Several runs' curves of one metric as their mean with a ±1 standard deviation band (population
-    /// deviation over the runs that have a finite value at that x; a single run has no band), on the union of
-    /// their x values.
+    /// deviation; a single run has no band), on the union of their x values. Runs logged at different x
+    /// (rows at episode ends: 5,018 in one run, 5,022 in another) are compared by linear interpolation between
+    /// each run's own finite points, never extrapolated: at each x, the runs whose finite range covers it.
     public static func aggregate(_ runs: [Series], name: String) -> Series {
-        let xs = Array(Set(runs.flatMap(\.x))).sorted()
+        let xs = Array(Set(runs.flatMap(\.x).filter(\.isFinite))).sorted()
         var mean: [Double] = [], lower: [Double] = [], upper: [Double] = []
-        let lookup = runs.map { run in Dictionary(zip(run.x, run.y), uniquingKeysWith: { _, b in b }) }
+        let points = runs.map { run in zip(run.x, run.y).filter { $0.0.isFinite && $0.1.isFinite }.sorted { $0.0 < $1.0 } }
+        func value(_ p: [(Double, Double)], at x: Double) -> Double? {
+            guard let first = p.first, let last = p.last, x >= first.0, x <= last.0 else { return nil }
+            var hi = p.firstIndex { $0.0 >= x }!
+            if p[hi].0 == x { return p[hi].1 }
+            hi = max(hi, 1)
+            let (x0, y0) = p[hi - 1], (x1, y1) = p[hi]
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        }
         for x in xs {
-            let v = lookup.compactMap { $0[x] }.filter { $0.isFinite }
+            let v = points.compactMap { value($0, at: x) }
             guard !v.isEmpty else { mean.append(.nan); lower.append(.nan); upper.append(.nan); continue }
             let m = v.reduce(0, +) / Double(v.count)
             let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count)).squareRoot()

@@ -3,7 +3,9 @@ import Foundation
 /// What `mbc plot` draws and from what.
 public struct PlotRequest: Sendable {
     /// Run directories (or metrics CSV files), or JSON files written by `eval-dynamics --json` (drawn
-    /// together) or one written by `bench … --json` (the whole stdout or its last line).
+    /// together) or one written by `bench … --json` (the whole stdout or its last line). A source
+    /// `label=run1,run2,…` is a group: its runs are drawn as one curve (mean ± 1 s.d.) named `label`, next to
+    /// the other groups.
     public var sources: [String]
     /// The metrics to draw, one panel each; empty draws every metric with values.
     public var metrics: [String]
@@ -39,8 +41,17 @@ public func makePlot(_ request: PlotRequest) throws -> PlotResult {
         guard json.count == request.sources.count else { throw PlotError("plot either JSON summaries or runs, not both") }
         return try jsonPlot(json, logY: request.logY)
     }
-    let tables = try request.sources.map { try MetricsTable.read(run: $0) }
-    let names = request.sources.map { URL(fileURLWithPath: $0).standardized.lastPathComponent }
+    // groups: "label=run1,run2" (a plain path is one run; plain paths together are one group, as before)
+    let grouped = request.sources.contains { $0.contains("=") }
+    let groups: [(label: String?, paths: [String])] = grouped
+        ? request.sources.map { source in
+            guard let eq = source.firstIndex(of: "=") else { return (URL(fileURLWithPath: source).standardized.lastPathComponent, [source]) }
+            return (String(source[..<eq]), source[source.index(after: eq)...].split(separator: ",").map(String.init))
+        }
+        : [(nil, request.sources)]
+    if let empty = groups.first(where: { $0.paths.isEmpty }) { throw PlotError("group '\(empty.label ?? "")' names no runs") }
+    let tables = try groups.flatMap(\.paths).map { try MetricsTable.read(run: $0) }
+    let names = groups.flatMap(\.paths).map { URL(fileURLWithPath: $0).standardized.lastPathComponent }
     let x = request.x ?? (tables.allSatisfy { $0.columns.contains("transitions") } ? "transitions" : "step")
     let metrics: [String]
     if !request.metrics.isEmpty {
@@ -57,7 +68,14 @@ public func makePlot(_ request: PlotRequest) throws -> PlotResult {
         let runs = try zip(tables, names).map { table, name in
             Series(name: name, x: try table.column(x), y: try table.column(metric)).smoothed(window: request.smooth)
         }
-        let series = runs.count == 1 ? runs : [Series.aggregate(runs, name: "\(metric), \(runs.count) runs")]
+        var series: [Series] = []
+        var start = 0
+        for group in groups {
+            let members = Array(runs[start..<(start + group.paths.count)])
+            start += group.paths.count
+            let label = group.label.map { members.count == 1 ? $0 : "\($0), \(members.count) runs" } ?? "\(metric), \(members.count) runs"
+            series.append(members.count == 1 && group.label == nil ? members[0] : Series.aggregate(members, name: label))
+        }
         let smoothing = request.smooth > 1 ? " (moving average of \(request.smooth))" : ""
         plots.append(LinePlot(title: metric + smoothing, xLabel: x == "transitions" ? "environment steps" : x,
                               yLabel: unitLabel(metric), series: series, logY: request.logY))

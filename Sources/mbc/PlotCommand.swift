@@ -5,7 +5,7 @@ import Plotting
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw run metrics (one run, or several as mean ± 1 s.d.), eval-dynamics' open-loop error or bench ratios as SVG.")
-    @Argument(help: "Run directories (metrics/metrics.csv), metrics CSV files, JSON files saved from eval-dynamics --json (drawn together), or one from bench --json.")
+    @Argument(help: "Run directories (metrics/metrics.csv), metrics CSV files, JSON files saved from eval-dynamics --json (drawn together), or one from bench --json. `label=run1,run2,…` makes a group: one mean ± 1 s.d. curve per group (e.g. SAC=runs/s0,runs/s1 SACLag=runs/l0,runs/l1).")
     var sources: [String] = []
     @Option(help: "A metric to draw (repeatable; default: every metric with values, one panel each).") var metric: [String] = []
     @Option(help: "The x column (default: transitions, i.e. environment steps, when every run has it, else step).") var x: String?

@@ -216,3 +216,20 @@ struct Interrupted: Error {}
         #expect(row == z)
     }
 }
+
+/// The full pendulum check, minutes long: run with `MBC_LONG_TESTS=1 swift test -c release --filter sacSolvesThePendulum`.
+@Suite struct LongTrainingTests {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["MBC_LONG_TESTS"] == "1"))
+    func sacSolvesThePendulum() throws {
+        var config = TrainConfig()
+        config.env = .pendulumSwingUp
+        config.totalSteps = 30_000; config.randomSteps = 1000; config.sac.learningRate = 1e-3
+        config.evaluationInterval = 0; config.evaluationEpisodes = 10; config.logInterval = 5000; config.checkpointInterval = 30_000
+        let dir = temporaryDirectory("solve")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let summary = try pendulumTrainer(config, dir).run(resume: false)
+        let ev = try #require(summary.finalEvaluation)
+        #expect(ev.meanReturn > -400, "evaluation return \(ev.meanReturn)")
+        #expect(ev.successRate >= 0.8, "upright at the end in \(ev.successRate * 100) % of the episodes")
+    }
+}

@@ -97,4 +97,25 @@ struct PlottingTests {
         #expect(two.kind == "runs" && two.svg.contains("<polygon"))
         #expect { try makePlot(PlotRequest(sources: [a.path], metrics: ["cost"])) } throws: { "\($0)".contains("no metric 'cost' (it has: step, wall_time, episode_return, final_distance)") }
     }
+
+    @Test("runs logged at different steps are compared by interpolation, never extrapolated")
+    func interpolatedAggregate() {
+        let a = Series(name: "a", x: [0, 10, 20], y: [0, 10, 20]), b = Series(name: "b", x: [4, 14], y: [8, .nan])
+        let m = Series.aggregate([a, b], name: "m")
+        #expect(m.x == [0, 4, 10, 14, 20])
+        // at 4: a interpolates to 4, b has 8; b's only finite point is 4, so elsewhere a alone
+        #expect(m.y == [0, 6, 10, 14, 20])
+        #expect(m.lower?[1] == 4 && m.upper?[1] == 8)
+    }
+
+    @Test("label=run1,run2 sources draw one mean ± 1 s.d. curve per group, named by its label")
+    func groups() throws {
+        let a = try Self.run("step,wall_time,r\n0,1,1\n10,2,3\n"), b = try Self.run("step,wall_time,r\n0,1,3\n10,2,5\n")
+        let c = try Self.run("step,wall_time,r\n0,1,-1\n10,2,-2\n")
+        defer { for u in [a, b, c] { try? FileManager.default.removeItem(at: u) } }
+        let p = try makePlot(PlotRequest(sources: ["SAC=\(a.path),\(b.path)", "other=\(c.path)"], metrics: ["r"]))
+        #expect(p.svg.contains("SAC, 2 runs (mean ± 1 s.d.)") && p.svg.contains(">other<"))
+        #expect(p.svg.components(separatedBy: "<polygon").count - 1 == 1)  // a band for the two-run group only
+        #expect { try makePlot(PlotRequest(sources: ["empty="], metrics: ["r"])) } throws: { "\($0)".contains("group 'empty' names no runs") }
+    }
 }
