@@ -5,7 +5,11 @@
 // Constrained problem: max_π E[Σ γᵗ r]  s.t.  J_c(π) ≤ d, with the quadruped's pitch/roll cost c (1 on a
 // step with f_s = min(φ̂ − |pitch|, ρ̂ − |roll|) < 0, or max(0, −f_s)).
 //   - Q_c(s, a) is fitted like a critic, with target y_c = c + γ_c (1 − d) Q̄_c(s′, a′), a′ ~ π(·|s′)
-//     (no entropy term: the cost is not softened).
+//     (no entropy term: the cost is not softened) — and a fall (a terminal transition, d = 1) leads to an
+//     absorbing unsafe state costing `terminalCostPerStep` every step after it: y_c = c + γ_c c_T / (1 − γ_c).
+//     Without that, the end of the episode would also end the cost, and a quick fall would look cheaper to
+//     Q_c than a long wobble: measured, the first SAC-Lagrangian runs fell more often than SAC (λ and α
+//     climbing together, 3,000–5,200 unsafe steps by 46k env steps against SAC's 2,000–3,100).
 //   - The actor minimizes [α log π − min Q + λ Q_c] / (1 + λ): the Lagrangian, divided by (1 + λ) so its
 //     gradient keeps the scale of SAC's whatever λ becomes (OmniSafe's normalization).
 //   - λ ← max(0, λ + η (Ĵ_c − d)), every `updateInterval` env steps, with Ĵ_c the mean cost per step over
@@ -35,6 +39,9 @@ public struct LagrangianSettings: Codable, Sendable, Hashable {
     public var updateInterval: Int = 1000
     /// Discount of the cost critic γ_c.
     public var costGamma: Double = 0.99
+    /// c_T: cost per step of the absorbing state after a fall (a terminal transition), so Q_c counts a fall
+    /// as c_T / (1 − γ_c) (100 with the defaults); 0 treats the end of an episode as the end of its cost.
+    public var terminalCostPerStep: Double = 1
     public init() {}
 }
 
@@ -76,17 +83,18 @@ public struct SafetyCritic: Sendable {
         multiplier = LagrangeMultiplier(settings: settings)
     }
 
-    /// One step on ½ mean (Q_c(s, a) − y_c)², y_c = c + γ_c(1 − d) Q̄_c(s′, a′). `input` is [s, a], `nextInput`
-    /// [s′, a′] with a′ the actor's sample used for the reward target. Returns the loss.
+    /// One step on ½ mean (Q_c(s, a) − y_c)², y_c = c + γ_c(1 − d) Q̄_c(s′, a′) + d γ_c c_T / (1 − γ_c). `input` is
+    /// [s, a], `nextInput` [s′, a′] with a′ the actor's sample used for the reward target. Returns the loss.
     mutating func fit(batch: ReplayBuffer.Batch, input: Matrix, nextInput: Matrix) -> Double {
         let b = input.rows, gamma = Float(settings.costGamma)
+        let absorbing = Float(settings.costGamma * settings.terminalCostPerStep / (1 - settings.costGamma))
         let next = target(nextInput).storage
         critic.zeroGrad()
         let q = critic.forward(input)
         var loss = 0.0
         let g = Matrix(rows: b, cols: 1) { g in
             for i in 0..<b {
-                let y = batch.costs[i] + gamma * (1 - batch.terminals[i]) * next[i]
+                let y = batch.costs[i] + gamma * (1 - batch.terminals[i]) * next[i] + batch.terminals[i] * absorbing
                 let e = q.storage[i] - y
                 g[i] = e / Float(b)
                 loss += 0.5 * Double(e * e) / Double(b)

@@ -48,6 +48,7 @@ extension LagrangianSettings: ConfigRanges {
             "costWindow": ConfigRange(1, 1e8),
             "updateInterval": ConfigRange(1, 1e9),
             "costGamma": ConfigRange(0, 1, upperOpen: true),
+            "terminalCostPerStep": ConfigRange(0, 1e6),
         ]
     }
 }
