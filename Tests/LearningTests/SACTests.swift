@@ -136,4 +136,23 @@ import Testing
         let q = agent.critic.q1(probe.observations.concatenatingColumns(probe.actions)).storage[0]
         #expect(abs(Double(q) - reward([0.5, -0.5], 0.5)) < 0.1)
     }
+
+    /// The cost critic regresses to its target; a fall (terminal transition) leads to an absorbing unsafe state
+    /// worth γ_c c_T / (1 − γ_c), and with c_T = 0 the cost ends with the episode.
+    @Test func costCriticCountsAFallAsAbsorbingUnsafe() {
+        func fitted(terminalCostPerStep: Double) -> Float {
+            var rng = SeededRNG(seed: 4)
+            var settings = LagrangianSettings()
+            settings.costGamma = 0.5; settings.terminalCostPerStep = terminalCostPerStep
+            var safety = SafetyCritic(inputSize: 2, hidden: [16], settings: settings, learningRate: 1e-2, rng: &rng)
+            let input = Matrix(rows: 32, cols: 2, storage: (0..<64).map { _ in Float(rng.uniform(-1, 1)) })
+            let batch = ReplayBuffer.Batch(observations: input.columns(0..<1), actions: input.columns(1..<2),
+                                           rewards: Array(repeating: 0, count: 32), costs: Array(repeating: 0.2, count: 32),
+                                           nextObservations: input.columns(0..<1), terminals: Array(repeating: 1, count: 32))
+            for _ in 0..<400 { _ = safety.fit(batch: batch, input: input, nextInput: input) }
+            return safety.critic(input).storage.reduce(0, +) / 32
+        }
+        #expect(abs(fitted(terminalCostPerStep: 1) - 1.2) < 0.05)   // 0.2 + 0.5 · 1 / (1 − 0.5)
+        #expect(abs(fitted(terminalCostPerStep: 0) - 0.2) < 0.05)
+    }
 }
