@@ -8,7 +8,7 @@ import NeuralNets
 /// The training checkpoint (`checkpoint.safetensors`), written atomically (temporary file + rename).
 ///
 /// Tensors (float32): `actor.*`, `critic.q1.*`, `critic.q2.*`, `target.q1.*`, `target.q2.*`, `log_alpha`, and
-/// for SAC-Lagrangian `cost_critic.*`, `cost_target.*`; the Adam moments of each optimizer as
+/// for SAC-Lagrangian `cost_critic.q1.*`, `cost_critic.q2.*`, `cost_target.q1.*`, `cost_target.q2.*`; the Adam moments of each optimizer as
 /// `optimizer.<actor|critic|alpha|cost_critic>.<m|v>.<k>` (k: the parameter's index in visiting order); the
 /// replay buffer as `replay.<observations|actions|rewards|costs|next_observations|terminals>` (oldest
 /// first after the ring position is stored). Metadata: `format` = "mbc-train-checkpoint", `algorithm`,
@@ -40,7 +40,8 @@ enum TrainCheckpoint {
         var adamSteps = ["actor": agent.actorOptimizer.stepCount, "critic": agent.criticOptimizer.stepCount,
                          "alpha": agent.alphaOptimizer.stepCount, "updates": agent.updates]
         if let safety = agent.safety {
-            add("cost_critic.", safety.critic); add("cost_target.", safety.target)
+            add("cost_critic.q1.", safety.critic.q1); add("cost_critic.q2.", safety.critic.q2)
+            add("cost_target.q1.", safety.target.q1); add("cost_target.q2.", safety.target.q2)
             addOptimizer("cost_critic", safety.optimizer)
             adamSteps["cost_critic"] = safety.optimizer.stepCount
         }
@@ -116,7 +117,8 @@ enum TrainCheckpoint {
         try loadOptimizer("alpha", &agent.alphaOptimizer, model: agent.logAlpha)
         agent.updates = steps["updates"] ?? 0
         if agent.safety != nil {
-            try load("cost_critic.", &agent.safety!.critic); try load("cost_target.", &agent.safety!.target)
+            try load("cost_critic.q1.", &agent.safety!.critic.q1); try load("cost_critic.q2.", &agent.safety!.critic.q2)
+            try load("cost_target.q1.", &agent.safety!.target.q1); try load("cost_target.q2.", &agent.safety!.target.q2)
             try loadOptimizer("cost_critic", &agent.safety!.optimizer, model: agent.safety!.critic)
             guard let lambda = state.multiplier else { throw corrupt("λ is missing from the state") }
             agent.safety!.multiplier = LagrangeMultiplier(value: lambda, settings: agent.safety!.settings)

@@ -4,8 +4,12 @@
 //
 // Constrained problem: max_π E[Σ γᵗ r]  s.t.  J_c(π) ≤ d, with the quadruped's pitch/roll cost c (1 on a
 // step with f_s = min(φ̂ − |pitch|, ρ̂ − |roll|) < 0, or max(0, −f_s)).
-//   - Q_c(s, a) is fitted like a critic, with target y_c = c + γ_c (1 − d) Q̄_c(s′, a′), a′ ~ π(·|s′)
-//     (no entropy term: the cost is not softened) — and a fall (a terminal transition, d = 1) leads to an
+//   - Twin cost critics Q_c1, Q_c2 are fitted like the reward critics, and used pessimistically: the target
+//     y_c = c + γ_c (1 − d) max(0, max_j Q̄_cj(s′, a′)), a′ ~ π(·|s′) (no entropy term: the cost is not
+//     softened), and the actor's penalty is max_j Q_cj(s, ã) — clipped double-Q with the sign of a cost,
+//     since the actor minimizes Q_c and so seeks out where it is underestimated. Measured: with one cost
+//     critic its mean prediction at the actor's actions drifted below zero (−0.6 → −267 by 31k env steps,
+//     for a cost that is never negative) and the actor chased it. A fall (a terminal transition, d = 1) leads to an (a terminal transition, d = 1) leads to an
 //     absorbing unsafe state costing `terminalCostPerStep` every step after it: y_c = c + γ_c c_T / (1 − γ_c).
 //     Without that, the end of the episode would also end the cost, and a quick fall would look cheaper to
 //     Q_c than a long wobble: measured, the first SAC-Lagrangian runs fell more often than SAC (λ and α
@@ -67,50 +71,59 @@ public struct LagrangeMultiplier: Sendable, Codable, Equatable {
     }
 }
 
-/// The cost critic Q_c (obs + act → hidden… → 1, ReLU), its target, its optimizer and λ.
+/// The twin cost critics Q_c1, Q_c2 (obs + act → hidden… → 1, ReLU), their targets, their optimizer and λ.
 public struct SafetyCritic: Sendable {
     public let settings: LagrangianSettings
-    public var critic: MLP
-    public var target: MLP
+    public var critic: TwinCritic
+    public var target: TwinCritic
     public var optimizer: Adam
     public var multiplier: LagrangeMultiplier
 
     public init(inputSize: Int, hidden: [Int], settings: LagrangianSettings, learningRate: Float, rng: inout SeededRNG) {
         self.settings = settings
-        critic = MLP(widths: [inputSize] + hidden + [1], hiddenActivation: .relu, rng: &rng)
+        critic = TwinCritic(inputSize: inputSize, hidden: hidden, rng: &rng)
         target = critic
         optimizer = Adam(learningRate: learningRate)
         multiplier = LagrangeMultiplier(settings: settings)
     }
 
-    /// One step on ½ mean (Q_c(s, a) − y_c)², y_c = c + γ_c(1 − d) Q̄_c(s′, a′) + d γ_c c_T / (1 − γ_c). `input` is
-    /// [s, a], `nextInput` [s′, a′] with a′ the actor's sample used for the reward target. Returns the loss.
+    /// One step on ½ Σ_j mean (Q_cj(s, a) − y_c)², y_c = c + γ_c(1 − d) max(0, max_j Q̄_cj(s′, a′)) + d γ_c c_T / (1 − γ_c).
+    /// `input` is [s, a], `nextInput` [s′, a′] with a′ the actor's sample used for the reward target. Returns the loss.
     mutating func fit(batch: ReplayBuffer.Batch, input: Matrix, nextInput: Matrix) -> Double {
         let b = input.rows, gamma = Float(settings.costGamma)
         let absorbing = Float(settings.costGamma * settings.terminalCostPerStep / (1 - settings.costGamma))
-        let next = target(nextInput).storage
-        critic.zeroGrad()
-        let q = critic.forward(input)
-        var loss = 0.0
-        let g = Matrix(rows: b, cols: 1) { g in
-            for i in 0..<b {
-                let y = batch.costs[i] + gamma * (1 - batch.terminals[i]) * next[i] + batch.terminals[i] * absorbing
-                let e = q.storage[i] - y
-                g[i] = e / Float(b)
-                loss += 0.5 * Double(e * e) / Double(b)
-            }
+        let next1 = target.q1(nextInput).storage, next2 = target.q2(nextInput).storage
+        let y = (0..<b).map { i in
+            batch.costs[i] + gamma * (1 - batch.terminals[i]) * max(0, max(next1[i], next2[i])) + batch.terminals[i] * absorbing
         }
-        critic.accumulateGradients(g)
+        critic.zeroGrad()
+        var loss = 0.0
+        for k in 0..<2 {
+            let q = k == 0 ? critic.q1.forward(input) : critic.q2.forward(input)
+            let g = Matrix(rows: b, cols: 1) { g in
+                for i in 0..<b {
+                    let e = q.storage[i] - y[i]
+                    g[i] = e / Float(b)
+                    loss += 0.5 * Double(e * e) / Double(b)
+                }
+            }
+            if k == 0 { critic.q1.accumulateGradients(g) } else { critic.q2.accumulateGradients(g) }
+        }
         optimizer.step(&critic)
         return loss
     }
 
-    /// Q_c at the actor's actions and ∂(weight · Σ Q_c)/∂[s, a] (for the actor's λ Q_c term).
+    /// max_j Q_cj at the actor's actions and ∂(weight · Σ max_j Q_cj)/∂[s, a] (for the actor's λ Q_c term).
     func actionTerm(_ actorInput: Matrix, weight: Float) -> (values: [Float], inputGradient: Matrix) {
         var net = critic
-        let q = net.forward(actorInput).storage
-        let g = net.inputGradient(Matrix(rows: actorInput.rows, cols: 1, repeating: weight))
-        return (q, g)
+        let b = actorInput.rows
+        let q1 = net.q1.forward(actorInput).storage, q2 = net.q2.forward(actorInput).storage
+        var w1 = [Float](repeating: 0, count: b), w2 = [Float](repeating: 0, count: b)
+        for i in 0..<b { if q1[i] >= q2[i] { w1[i] = weight } else { w2[i] = weight } }
+        var g = net.q1.inputGradient(Matrix(rows: b, cols: 1, storage: w1))
+        let g2 = net.q2.inputGradient(Matrix(rows: b, cols: 1, storage: w2))
+        for k in g.storage.indices { g.storage[k] += g2.storage[k] }
+        return ((0..<b).map { max(q1[$0], q2[$0]) }, g)
     }
 
     mutating func updateTarget(tau: Float) { SACAgent.polyak(&target, toward: critic, tau: tau) }

@@ -150,7 +150,7 @@ import Testing
                                            rewards: Array(repeating: 0, count: 32), costs: Array(repeating: 0.2, count: 32),
                                            nextObservations: input.columns(0..<1), terminals: Array(repeating: 1, count: 32))
             for _ in 0..<400 { _ = safety.fit(batch: batch, input: input, nextInput: input) }
-            return safety.critic(input).storage.reduce(0, +) / 32
+            return safety.critic.q1(input).storage.reduce(0, +) / 32
         }
         #expect(abs(fitted(terminalCostPerStep: 1) - 1.2) < 0.05)   // 0.2 + 0.5 · 1 / (1 − 0.5)
         #expect(abs(fitted(terminalCostPerStep: 0) - 0.2) < 0.05)
