@@ -150,3 +150,34 @@ struct EnvironmentsTests {
         #expect(abs(PendulumSwingUpTask.angleFromUpright(3 * .pi + 0.1) - 0.1) < 1e-12)
     }
 }
+
+/// The swing-up is solvable within the torque bound: an energy-pumping controller with a PD catch at the top
+/// (Åström & Furuta 2000 style) brings the pole up and holds it from random starts — the reference the SAC
+/// pendulum check is compared with (docs/TRAINING.md).
+@Suite struct PendulumReferenceControllerTests {
+    @Test func energyPumpingSwingsUpAndHolds() throws {
+        let env = try PendulumSwingUpEnv()
+        let m = 1.0, g = 9.81, l = 1.0, inertia = 1.001, maxTorque = env.config.maxTorque
+        var returns: [Double] = [], upright = 0
+        for seed in 0..<10 {
+            var obs = env.reset(seed: UInt64(seed))
+            var total = 0.0
+            for _ in 0..<env.config.maxEpisodeSteps {
+                let theta = atan2(obs[1], obs[0]), w = obs[2]
+                // energy relative to upright at rest: ½ I ω² + m g l (cos θ − 1)
+                let energy = 0.5 * inertia * w * w + m * g * l * (cos(theta) - 1)
+                let torque = abs(theta) < 0.5 ? -40 * theta - 10 * w : (energy < 0 ? maxTorque : -maxTorque) * (w >= 0 ? 1 : -1)
+                let r = env.step([max(-1, min(1, torque / maxTorque))])
+                total += r.reward
+                obs = r.observation
+                if r.done { break }
+            }
+            returns.append(total)
+            if abs(atan2(obs[1], obs[0])) < env.config.uprightTolerance { upright += 1 }
+        }
+        let mean = returns.reduce(0, +) / Double(returns.count)
+        print("reference swing-up: mean return \(mean), upright at the end \(upright)/10, returns \(returns.map { Int($0) })")
+        #expect(upright == 10)
+        #expect(mean > -600)
+    }
+}
