@@ -141,11 +141,11 @@ struct EnvironmentsTests {
         env.simulation.setState(q: [.pi], qd: [0])  // upright, at rest
         let obs = env.observation()
         #expect(abs(obs[0] - 1) < 1e-12 && abs(obs[1]) < 1e-12)
-        let r = env.step([5])  // clamped to 1 → 2 N·m
-        #expect(abs(env.appliedTorques[0] - 2) < 1e-12)  // mean over substeps
+        let r = env.step([5])  // clamped to 1 → maxTorque, 4 N·m
+        #expect(abs(env.appliedTorques[0] - 4) < 1e-12)  // mean over substeps
         let theta = PendulumSwingUpTask.angleFromUpright(env.simulation.jointState().q[0])
         let qd = env.simulation.jointState().qd[0]
-        #expect(abs(r.reward - -(theta * theta + 0.1 * qd * qd + 0.001 * 4)) < 1e-12)
+        #expect(abs(r.reward - -(theta * theta + 0.1 * qd * qd + 0.001 * 16)) < 1e-12)
         #expect(PendulumSwingUpTask.angleFromUpright(0) == -.pi)
         #expect(abs(PendulumSwingUpTask.angleFromUpright(3 * .pi + 0.1) - 0.1) < 1e-12)
     }
