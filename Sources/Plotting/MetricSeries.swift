@@ -94,9 +94,10 @@ public struct Series: Sendable, Equatable {
     }
 
     /// Several runs' curves of one metric as their mean with a ±1 standard deviation band (population
-    /// deviation; a single run has no band), on the union of their x values. Runs logged at different x
-    /// (rows at episode ends: 5,018 in one run, 5,022 in another) are compared by linear interpolation between
-    /// each run's own finite points, never extrapolated: at each x, the runs whose finite range covers it.
+    /// deviation; a single run has no band), at the x values (of any run) that every run's finite range
+    /// covers: runs logged at different x (rows at episode ends: 5,018 in one run, 5,022 in another) are
+    /// compared by linear interpolation between each run's own finite points, never extrapolated, and the
+    /// curve stops where the shortest run stops.
     public static func aggregate(_ runs: [Series], name: String) -> Series {
         let xs = Array(Set(runs.flatMap(\.x).filter(\.isFinite))).sorted()
         var mean: [Double] = [], lower: [Double] = [], upper: [Double] = []
@@ -111,7 +112,7 @@ public struct Series: Sendable, Equatable {
         }
         for x in xs {
             let v = points.compactMap { value($0, at: x) }
-            guard !v.isEmpty else { mean.append(.nan); lower.append(.nan); upper.append(.nan); continue }
+            guard !v.isEmpty, v.count == points.count else { mean.append(.nan); lower.append(.nan); upper.append(.nan); continue }
             let m = v.reduce(0, +) / Double(v.count)
             let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count)).squareRoot()
             mean.append(m); lower.append(m - sd); upper.append(m + sd)

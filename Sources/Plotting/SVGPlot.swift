@@ -198,6 +198,13 @@ func f(_ v: Double) -> String { String(format: "%.2f", v) }
 func label(_ v: Double) -> String {
     if v == 0 { return "0" }
     let a = abs(v)
+    // environment steps and the like: 50k, 150k, 1.5M
+    if a >= 1e4, a < 1e10, v == v.rounded() {
+        let (scaled, suffix) = a >= 1e6 ? (v / 1e6, "M") : (v / 1e3, "k")
+        var s = String(format: "%.3g", scaled)
+        if s.contains("e") { s = String(format: "%.0f", scaled) }
+        return s + suffix
+    }
     if a >= 1e5 || a < 1e-3 { return String(format: "%.3g", v) }
     var s = String(format: "%.4g", v)
     if s.contains(".") && !s.contains("e") { while s.hasSuffix("0") { s.removeLast() }; if s.hasSuffix(".") { s.removeLast() } }

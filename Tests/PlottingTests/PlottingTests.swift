@@ -29,12 +29,12 @@ struct PlottingTests {
         #expect { try MetricsTable.read(run: empty.path) } throws: { "\($0)".contains("looked for metrics/metrics.csv and metrics.csv") }
     }
 
-    @Test("several runs aggregate to the mean with a ±1 s.d. band on the union of their steps")
+    @Test("several runs aggregate to the mean with a ±1 s.d. band where every run has data")
     func aggregate() {
         let a = Series(name: "a", x: [0, 1, 2], y: [1, 2, 3]), b = Series(name: "b", x: [0, 1], y: [3, 4])
         let m = Series.aggregate([a, b], name: "m")
-        #expect(m.x == [0, 1, 2] && m.y == [2, 3, 3])
-        #expect(m.lower == [1, 2, 3] && m.upper == [3, 4, 3])
+        #expect(m.x == [0, 1, 2] && m.y[0...1] == [2, 3] && m.y[2].isNaN)  // b stops at 1
+        #expect(m.lower?[0...1] == [1, 2] && m.upper?[0...1] == [3, 4])
         #expect(Series.aggregate([a], name: "one").lower == nil)
         #expect(a.smoothed(window: 2).y == [1, 1.5, 2.5])
     }
@@ -100,12 +100,13 @@ struct PlottingTests {
 
     @Test("runs logged at different steps are compared by interpolation, never extrapolated")
     func interpolatedAggregate() {
-        let a = Series(name: "a", x: [0, 10, 20], y: [0, 10, 20]), b = Series(name: "b", x: [4, 14], y: [8, .nan])
+        let a = Series(name: "a", x: [0, 10, 20], y: [0, 10, 20]), b = Series(name: "b", x: [4, 14, 24], y: [8, .nan, 28])
         let m = Series.aggregate([a, b], name: "m")
-        #expect(m.x == [0, 4, 10, 14, 20])
-        // at 4: a interpolates to 4, b has 8; b's only finite point is 4, so elsewhere a alone
-        #expect(m.y == [0, 6, 10, 14, 20])
+        #expect(m.x == [0, 4, 10, 14, 20, 24])
+        // b is interpolated between its finite points 4 and 24 (10 → 14, 14 → 18, 20 → 24); a stops at 20
+        #expect(m.y[1...4] == [6, 12, 16, 22] && m.y[0].isNaN && m.y[5].isNaN)
         #expect(m.lower?[1] == 4 && m.upper?[1] == 8)
+        #expect(label(150_000) == "150k" && label(1_500_000) == "1.5M" && label(50_000) == "50k" && label(0.25) == "0.25")
     }
 
     @Test("label=run1,run2 sources draw one mean ± 1 s.d. curve per group, named by its label")
