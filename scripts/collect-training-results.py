@@ -33,6 +33,7 @@ for spec in a.runs:
     ev = json.loads(r.stdout.strip().splitlines()[-1])
     with open(os.path.join(out, "eval.json"), "w") as f:
         json.dump(ev, f, indent=1, sort_keys=True)
+    ev = {k: (math.nan if v is None else v) for k, v in ev.items()}
     rows = list(csv.DictReader(open(os.path.join(out, "metrics.csv"))))
     last = rows[-1]
     lam = num(last.get("lambda"))
