@@ -52,6 +52,9 @@ struct TrainState: Codable, Sendable, Equatable {
     var normalizer: RunningNormalizer
     var multiplier: Double?
     var lastEvaluation: EvaluationSummary?
+    /// The best evaluation return so far (its policy is `policy-best.safetensors`).
+    var bestEvaluationReturn: Double?
+    var bestEvaluationStep: Int?
     var finished = false
 }
 
@@ -64,6 +67,9 @@ public struct TrainSummary: Sendable {
     public var violations: Int
     public var wallSeconds: Double
     public var finalEvaluation: EvaluationSummary?
+    /// The best evaluation return and its env step (`policy-best.safetensors`), if any evaluation ran.
+    public var bestEvaluationReturn: Double?
+    public var bestEvaluationStep: Int?
     public var alpha: Double
     public var lambda: Double?
     public var policyURL: URL
@@ -85,7 +91,8 @@ public struct TrainProgress: Sendable {
 /// Run directory: `metrics/metrics.csv` and TensorBoard events (one row every `logInterval` env steps, x axis
 /// env steps), `checkpoint.safetensors` (every `checkpointInterval` env steps: networks, targets, Adam
 /// moments, log α, cost critic, λ, the replay buffer, the normalizer, the RNG and the counters; written
-/// atomically), and `policy.safetensors` (`PolicyFile`) at every checkpoint and at the end. Rows, evaluations
+/// atomically), `policy.safetensors` (`PolicyFile`) at every checkpoint and at the end, and
+/// `policy-best.safetensors`, the policy of the best evaluation so far. Rows, evaluations
 /// and checkpoints happen at episode ends, so a checkpoint never holds a half-finished episode; each episode
 /// starts from `reset(seed: seed·1,000,003 + episode index)`. A run killed at any moment and resumed from its
 /// checkpoint ends with the same weights, bit for bit, as an uninterrupted run (tested).
@@ -109,8 +116,11 @@ public final class SACTrainer<Task: RobotTask> {
 
     public static var checkpointFileName: String { "checkpoint.safetensors" }
     public static var policyFileName: String { "policy.safetensors" }
+    public static var bestPolicyFileName: String { "policy-best.safetensors" }
     public var checkpointURL: URL { directory.appendingPathComponent(Self.checkpointFileName) }
     public var policyURL: URL { directory.appendingPathComponent(Self.policyFileName) }
+    /// The policy of the best evaluation so far (SAC's last iterate is not always its best).
+    public var bestPolicyURL: URL { directory.appendingPathComponent(Self.bestPolicyFileName) }
 
     /// - Parameters: `env` for training, `evaluationEnv` (another instance) for the deterministic evaluations.
     public init(config: TrainConfig, env: RobotEnv<Task>, evaluationEnv: RobotEnv<Task>, directory: URL) {
@@ -216,6 +226,11 @@ public final class SACTrainer<Task: RobotTask> {
                 evaluation = try evaluate()
                 state.lastEvaluation = evaluation
                 state.lastEvaluationStep = state.envSteps
+                if evaluation!.meanReturn > (state.bestEvaluationReturn ?? -.infinity) {
+                    state.bestEvaluationReturn = evaluation!.meanReturn
+                    state.bestEvaluationStep = state.envSteps
+                    try writePolicy(to: bestPolicyURL)
+                }
                 onEvaluation?(state.envSteps, evaluation!)
             }
             if budgetSpent || state.envSteps - max(state.lastLogStep, 0) >= config.logInterval {
@@ -275,7 +290,8 @@ public final class SACTrainer<Task: RobotTask> {
 
     func summary() -> TrainSummary {
         TrainSummary(envSteps: state.envSteps, updates: agent.updates, episodes: state.episodes, violations: state.violations,
-                     wallSeconds: state.wallSeconds, finalEvaluation: state.lastEvaluation, alpha: agent.alpha,
+                     wallSeconds: state.wallSeconds, finalEvaluation: state.lastEvaluation,
+                     bestEvaluationReturn: state.bestEvaluationReturn, bestEvaluationStep: state.bestEvaluationStep, alpha: agent.alpha,
                      lambda: agent.safety?.multiplier.value, policyURL: policyURL)
     }
 
@@ -288,11 +304,11 @@ public final class SACTrainer<Task: RobotTask> {
 
     // MARK: - files
 
-    func writePolicy() throws {
+    func writePolicy(to url: URL? = nil) throws {
         let metadata = PolicyFile.metadata(algorithm: config.algorithm.rawValue, env: config.env.rawValue, envConfig: config.envConfigJSON,
                                            observationNames: env.observationNames, actionNames: env.actionNames,
                                            normalizer: normalizer, envSteps: state.envSteps, updates: agent.updates)
-        try PolicyFile(actor: agent.actor, normalizer: normalizer, metadata: metadata).write(to: policyURL)
+        try PolicyFile(actor: agent.actor, normalizer: normalizer, metadata: metadata).write(to: url ?? policyURL)
     }
 
     func writeCheckpoint() throws {

@@ -110,12 +110,16 @@ struct Train: ParsableCommand {
             say(String(format: "final evaluation (%d deterministic episodes): return %.2f, cost %.2f, %d unsafe steps, mean forward speed %.3f m/s, %d falls, success rate %.2f",
                        ev.episodes, ev.meanReturn, ev.meanCost, ev.violations, ev.meanForwardSpeed, ev.falls, ev.successRate))
         }
+        if let best = s.bestEvaluationReturn, let step = s.bestEvaluationStep {
+            say(String(format: "best evaluation: return %.2f at %d env steps (policy-best.safetensors)", best, step))
+        }
         say("policy: \(s.policyURL.path); metrics: \(dir.url.path)/metrics/metrics.csv (tensorboard --logdir \(dir.url.path))")
         if common.json || eventOptions.events {
             var object: [String: Any] = ["algorithm": cfg.algorithm.rawValue, "env": cfg.env.rawValue, "env_steps": s.envSteps, "updates": s.updates,
                                          "episodes": s.episodes, "violations": s.violations, "wall_seconds": s.wallSeconds, "alpha": s.alpha,
                                          "policy": s.policyURL.path, "run_dir": dir.url.path]
             if let l = s.lambda { object["lambda"] = l }
+            if let best = s.bestEvaluationReturn { object["best_eval_return"] = best; object["best_eval_step"] = s.bestEvaluationStep ?? 0 }
             if let ev {
                 object["eval_return"] = ev.meanReturn; object["eval_cost"] = ev.meanCost; object["eval_violations"] = ev.violations
                 object["eval_forward_speed"] = ev.meanForwardSpeed; object["eval_falls"] = ev.falls; object["eval_success_rate"] = ev.successRate

@@ -18,7 +18,7 @@ struct TrainCLITests {
         #expect(t.status == 0, "\(t.stderr)")
         let summary = try lastJSON(t.stdout)
         #expect(summary["env_steps"] as? Int == 600 && summary["algorithm"] as? String == "sac")
-        for file in ["config.yaml", "checkpoint.safetensors", "policy.safetensors", "metrics/metrics.csv"] {
+        for file in ["config.yaml", "checkpoint.safetensors", "policy.safetensors", "policy-best.safetensors", "metrics/metrics.csv"] {
             #expect(FileManager.default.fileExists(atPath: "\(run)/\(file)"), "missing \(file)")
         }
         let header = try String(contentsOfFile: "\(run)/metrics/metrics.csv", encoding: .utf8).split(separator: "\n").first ?? ""
