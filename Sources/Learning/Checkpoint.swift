@@ -21,9 +21,8 @@ enum TrainCheckpoint {
 
     static func write(agent: SACAgent, buffer: ReplayBuffer, state: TrainState, algorithm: TrainAlgorithm, to url: URL) throws {
         var tensors: [(name: String, shape: [Int], values: [Float])] = []
-        func add<M: Trainable>(_ prefix: String, _ model: M) {
-            var m = model
-            m.forEachParameter { p in tensors.append((prefix + p.name, p.shape, p.value)) }
+        func add(_ prefix: String, _ model: some Trainable) {
+            tensors += model.parameters.map { (prefix + $0.name, $0.shape, $0.value) }
         }
         func addOptimizer(_ name: String, _ adam: Adam) {
             let s = adam.state
@@ -78,9 +77,6 @@ enum TrainCheckpoint {
             do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch { throw corrupt("metadata \(key) cannot be read: \(error)") }
         }
         let state = try decode(TrainState.self, "state")
-        guard state.rngWords.count == 4, SeededRNG(stateWords: state.rngWords.compactMap { UInt64($0, radix: 16) }) != nil else {
-            throw corrupt("the random generator's state \(state.rngWords) is not four hexadecimal words")
-        }
         let steps = try decode([String: Int].self, "adam_steps")
         let replay = try decode(ReplayInfo.self, "replay")
         func floats(_ name: String, count: Int) throws -> [Float] {

@@ -50,9 +50,7 @@ public struct PolicyFile: Sendable {
 
     /// Writes the file atomically.
     public func write(to url: URL) throws {
-        var tensors: [(name: String, shape: [Int], values: [Float])] = []
-        var net = actor.network
-        net.forEachParameter { p in tensors.append(("actor." + p.name, p.shape, p.value)) }
+        var tensors: [(name: String, shape: [Int], values: [Float])] = actor.network.parameters.map { ("actor." + $0.name, $0.shape, $0.value) }
         tensors.append(("observation_normalizer.mean", [normalizer.dimension], normalizer.mean.map(Float.init)))
         tensors.append(("observation_normalizer.std", [normalizer.dimension], normalizer.std.map(Float.init)))
         try SafetensorsFile.write(floats: tensors, metadata: metadata, to: url)

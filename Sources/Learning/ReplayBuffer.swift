@@ -155,14 +155,20 @@ public struct RunningNormalizer: Sendable, Equatable, Codable {
     /// Normalizes one observation.
     public func normalize(_ x: [Double]) -> [Float] {
         let s = std
-        return (0..<dimension).map { i in Float(max(-clip, min(clip, (x[i] - mean[i]) / s[i]))) }
+        return (0..<dimension).map { i in Self.scaled(x[i], mean: mean[i], std: s[i], clip: clip) }
     }
 
     /// Normalizes rows of `Float` observations in place (the replay buffer's minibatches), in `Double`
     /// as `normalize(_:)`.
     public func normalizer() -> (UnsafeMutableBufferPointer<Float>) -> Void {
         let s = std, m = mean, c = clip
-        return { row in for i in row.indices { row[i] = Float(max(-c, min(c, (Double(row[i]) - m[i]) / s[i]))) } }
+        return { row in for i in row.indices { row[i] = Self.scaled(Double(row[i]), mean: m[i], std: s[i], clip: c) } }
+    }
+
+    /// clip((x − mean) / std, ±clip) as `Float`.
+    @inline(__always)
+    static func scaled(_ x: Double, mean: Double, std: Double, clip: Double) -> Float {
+        Float(max(-clip, min(clip, (x - mean) / std)))
     }
 }
 

@@ -54,6 +54,28 @@ public struct TwinCritic: Trainable, Sendable {
         try q1.forEachParameter(body)
         try q2.forEachParameter(body)
     }
+
+    /// Which of the two estimates a row uses: the lower (rewards: clipped double-Q, Fujimoto et al. 2018) or the
+    /// higher (costs: the pessimistic one). Ties go to Q₁.
+    public enum Pick: Sendable { case lower, higher }
+
+    /// Both critics at `input` (a training forward: their caches are kept), per row the picked value, and
+    /// ∂(weight · Σ_rows picked)/∂input through each row's picked critic — without touching any parameter
+    /// gradient (`MLP.inputGradient`): what an actor step needs from critics it does not train.
+    public mutating func picked(_ pick: Pick, at input: Matrix, weight: Float) -> (values: [Float], inputGradient: Matrix) {
+        let b = input.rows
+        let v1 = q1.forward(input).storage, v2 = q2.forward(input).storage
+        var w1 = [Float](repeating: 0, count: b), w2 = [Float](repeating: 0, count: b)
+        var values = [Float](repeating: 0, count: b)
+        for i in 0..<b {
+            let first = pick == .lower ? v1[i] <= v2[i] : v1[i] >= v2[i]
+            if first { w1[i] = weight; values[i] = v1[i] } else { w2[i] = weight; values[i] = v2[i] }
+        }
+        var gradient = q1.inputGradient(Matrix(rows: b, cols: 1, storage: w1))
+        let gradient2 = q2.inputGradient(Matrix(rows: b, cols: 1, storage: w2))
+        for k in gradient.storage.indices { gradient.storage[k] += gradient2.storage[k] }
+        return (values, gradient)
+    }
 }
 
 /// Losses and statistics of one SAC gradient step.
@@ -153,21 +175,16 @@ public struct SACAgent: Sendable {
         actor.zeroGrad()
         let sample = actor.forwardSample(batch.observations, noise: noise)
         let actorInput = batch.observations.concatenatingColumns(sample.actions)
-        let qa1 = critic.q1.forward(actorInput).storage, qa2 = critic.q2.forward(actorInput).storage
         let lambda = Float(safety?.multiplier.value ?? 0), scale = 1 / (1 + lambda) / Float(b)
-        var dq1 = [Float](repeating: 0, count: b), dq2 = [Float](repeating: 0, count: b)
+        let (q, criticGradient) = critic.picked(.lower, at: actorInput, weight: -scale)
+        var inputGradient = criticGradient
         var actorLoss = 0.0, meanQ = 0.0
         for i in 0..<b {
-            let q = min(qa1[i], qa2[i])
-            if qa1[i] <= qa2[i] { dq1[i] = -scale } else { dq2[i] = -scale }
-            actorLoss += Double(alpha * sample.logProb[i] - q)
-            meanQ += Double(q)
+            actorLoss += Double(alpha * sample.logProb[i] - q[i])
+            meanQ += Double(q[i])
         }
-        var inputGradient = critic.q1.inputGradient(Matrix(rows: b, cols: 1, storage: dq1))
-        let inputGradient2 = critic.q2.inputGradient(Matrix(rows: b, cols: 1, storage: dq2))
-        for k in inputGradient.storage.indices { inputGradient.storage[k] += inputGradient2.storage[k] }
         if safety != nil {
-            let (costQ, costGradient) = safety!.actionTerm(actorInput, weight: lambda * scale)
+            let (costQ, costGradient) = safety!.critic.picked(.higher, at: actorInput, weight: lambda * scale)
             for k in inputGradient.storage.indices { inputGradient.storage[k] += costGradient.storage[k] }
             actorLoss += Double(lambda) * costQ.reduce(0) { $0 + Double($1) }
             stats.meanCostQ = costQ.reduce(0) { $0 + Double($1) } / Double(b)

@@ -113,18 +113,5 @@ public struct SafetyCritic: Sendable {
         return loss
     }
 
-    /// max_j Q_cj at the actor's actions and ∂(weight · Σ max_j Q_cj)/∂[s, a] (for the actor's λ Q_c term).
-    func actionTerm(_ actorInput: Matrix, weight: Float) -> (values: [Float], inputGradient: Matrix) {
-        var net = critic
-        let b = actorInput.rows
-        let q1 = net.q1.forward(actorInput).storage, q2 = net.q2.forward(actorInput).storage
-        var w1 = [Float](repeating: 0, count: b), w2 = [Float](repeating: 0, count: b)
-        for i in 0..<b { if q1[i] >= q2[i] { w1[i] = weight } else { w2[i] = weight } }
-        var g = net.q1.inputGradient(Matrix(rows: b, cols: 1, storage: w1))
-        let g2 = net.q2.inputGradient(Matrix(rows: b, cols: 1, storage: w2))
-        for k in g.storage.indices { g.storage[k] += g2.storage[k] }
-        return ((0..<b).map { max(q1[$0], q2[$0]) }, g)
-    }
-
     mutating func updateTarget(tau: Float) { SACAgent.polyak(&target, toward: critic, tau: tau) }
 }

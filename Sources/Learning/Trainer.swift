@@ -19,16 +19,38 @@ public struct EvaluationSummary: Codable, Sendable, Equatable {
     public var falls: Int
     public var successRate: Double
 
-    public init(_ results: [EpisodeResult]) {
-        let n = Double(max(results.count, 1))
-        episodes = results.count
-        meanReturn = results.map(\.totalReturn).reduce(0, +) / n
-        meanCost = results.map(\.totalCost).reduce(0, +) / n
-        violations = results.map(\.safetyViolations).reduce(0, +)
-        let speeds = results.compactMap(\.meanForwardSpeed)
+    /// The summary of a run of episodes: its means, falls and unsafe steps (as `RolloutSummary` counts them),
+    /// and the mean forward speed averaged over episodes rather than over steps, so a short episode that
+    /// ended in a fall weighs as much as a whole one.
+    public init(_ rollout: RolloutSummary) {
+        episodes = rollout.episodes.count
+        meanReturn = rollout.meanReturn
+        meanCost = rollout.meanCost
+        violations = rollout.safetyViolations
+        let speeds = rollout.episodes.compactMap(\.meanForwardSpeed)
         meanForwardSpeed = speeds.isEmpty ? .nan : speeds.reduce(0, +) / Double(speeds.count)
-        falls = results.filter(\.fell).count
-        successRate = Double(results.filter(\.success).count) / n
+        falls = rollout.falls
+        successRate = rollout.successRate
+    }
+}
+
+/// A `SeededRNG` stored in JSON as its four state words in hexadecimal, exact for any JSON reader (numbers
+/// above 2⁵³ are not); decoding anything else is an error.
+@propertyWrapper
+struct HexWords: Codable, Sendable, Equatable {
+    var wrappedValue: SeededRNG
+    init(wrappedValue: SeededRNG) { self.wrappedValue = wrappedValue }
+    init(from decoder: any Decoder) throws {
+        let words = try decoder.singleValueContainer().decode([String].self)
+        guard words.count == 4, let rng = SeededRNG(stateWords: words.compactMap { UInt64($0, radix: 16) }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "the random generator's state \(words) is not four hexadecimal words, not all zero"))
+        }
+        wrappedValue = rng
+    }
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(wrappedValue.stateWords.map { String($0, radix: 16) })
     }
 }
 
@@ -43,12 +65,8 @@ struct TrainState: Codable, Sendable, Equatable {
     var lastCheckpointStep = 0
     var lastMultiplierUpdateStep = 0
     var wallSeconds = 0.0
-    var rng: SeededRNG {
-        get { SeededRNG(stateWords: rngWords.compactMap { UInt64($0, radix: 16) })! }
-        set { rngWords = newValue.stateWords.map { String($0, radix: 16) } }
-    }
-    /// The RNG's state words in hexadecimal (exact through JSON).
-    var rngWords: [String]
+    /// The random stream of actions, minibatches and noise (in the JSON as four hexadecimal words).
+    @HexWords var rng: SeededRNG
     var normalizer: RunningNormalizer
     var multiplier: Double?
     var lastEvaluation: EvaluationSummary?
@@ -133,8 +151,7 @@ public final class SACTrainer<Task: RobotTask> {
                          settings: config.sac, lagrangian: config.algorithm == .sacLagrangian ? config.lagrangian : nil, rng: &rng)
         buffer = ReplayBuffer(capacity: config.replayCapacity, observationDimension: env.task.observationDimension,
                               actionDimension: env.task.actionDimension)
-        state = TrainState(rngWords: rng.stateWords.map { String($0, radix: 16) },
-                           normalizer: RunningNormalizer(dimension: env.task.observationDimension),
+        state = TrainState(rng: rng, normalizer: RunningNormalizer(dimension: env.task.observationDimension),
                            multiplier: agent.safety?.multiplier.value)
     }
 
@@ -299,7 +316,7 @@ public final class SACTrainer<Task: RobotTask> {
     public func evaluate() throws -> EvaluationSummary {
         let results = try runEpisodes(env: evaluationEnv, policy: policy, episodes: config.evaluationEpisodes,
                                       seed: config.evaluationSeed, deterministic: true)
-        return EvaluationSummary(results.episodes)
+        return EvaluationSummary(results)
     }
 
     // MARK: - files

@@ -8,7 +8,11 @@ import Learning
 /// Reads a policy file and checks it against the environment it will drive.
 /// - Throws: `DataFormatError`/`LearningError` naming the file and what does not fit.
 func loadPolicy<E: RobotEnvironment>(_ path: String, env: E, name: String, seed: UInt64) throws -> ActorPolicy {
-    let file = try PolicyFile.read(url: URL(fileURLWithPath: path))
+    try checkedPolicy(PolicyFile.read(url: URL(fileURLWithPath: path)), path: path, env: env, name: name, seed: seed)
+}
+
+/// A policy file already read, checked against the environment it will drive.
+func checkedPolicy<E: RobotEnvironment>(_ file: PolicyFile, path: String, env: E, name: String, seed: UInt64) throws -> ActorPolicy {
     try file.checkCompatible(env: name, observationNames: env.observationNames, actionNames: env.actionNames, file: path)
     return ActorPolicy(file, seed: seed)
 }
@@ -54,23 +58,23 @@ struct Eval: ParsableCommand {
         switch kind {
         case .quadrupedWalk:
             var c = try settings(QuadrupedWalkConfig()); c.robot = try configOptions.locate(c.robot)
-            try evaluate(QuadrupedWalkEnv(config: c, seed: seed), kind, seed)
+            try evaluate(QuadrupedWalkEnv(config: c, seed: seed), kind, seed, file)
         case .armReach:
             var c = try settings(ArmReachConfig()); c.robot = try configOptions.locate(c.robot)
-            try evaluate(ArmReachEnv(config: c, seed: seed), kind, seed)
+            try evaluate(ArmReachEnv(config: c, seed: seed), kind, seed, file)
         case .pendulumSwingUp:
             var c = try settings(PendulumSwingUpConfig()); c.robot = try configOptions.locate(c.robot)
-            try evaluate(PendulumSwingUpEnv(config: c, seed: seed), kind, seed)
+            try evaluate(PendulumSwingUpEnv(config: c, seed: seed), kind, seed, file)
         }
     }
 
-    func evaluate<T: RobotTask>(_ env: RobotEnv<T>, _ kind: EnvironmentKind, _ seed: UInt64) throws {
-        let actor = try loadPolicy(policy, env: env, name: kind.rawValue, seed: seed)
+    func evaluate<T: RobotTask>(_ env: RobotEnv<T>, _ kind: EnvironmentKind, _ seed: UInt64, _ file: PolicyFile) throws {
+        let actor = try checkedPolicy(file, path: policy, env: env, name: kind.rawValue, seed: seed)
         let bar = Progress(total: episodes * env.task.maxEpisodeSteps, label: "eval \(kind.rawValue)")
         let summary = try runEpisodes(env: env, policy: actor, episodes: episodes, seed: seed, deterministic: !stochastic,
                                       progress: { steps, _ in bar.update(steps) })
         if bar.tty { FileHandle.standardError.write(Data("\n".utf8)) }
-        let ev = EvaluationSummary(summary.episodes)
+        let ev = EvaluationSummary(summary)
         for e in summary.episodes {
             var line = String(format: "  seed %llu: return %.2f, cost %.2f, %d steps", e.seed, e.totalReturn, e.totalCost, e.steps)
             if let v = e.meanForwardSpeed { line += String(format: ", mean forward speed %.3f m/s", v) }

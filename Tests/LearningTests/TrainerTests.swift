@@ -54,7 +54,7 @@ struct Interrupted: Error {}
         func same(_ x: [Parameter], _ y: [Parameter]) -> Bool { x.map(\.value) == y.map(\.value) }
         #expect(c.buffer == a.buffer)
         #expect(c.state.normalizer == a.state.normalizer)
-        #expect(c.state.rngWords == a.state.rngWords)
+        #expect(c.state.rng == a.state.rng)
         #expect(same(c.agent.actor.parameters, a.agent.actor.parameters))
         #expect(same(c.agent.critic.parameters, a.agent.critic.parameters))
         #expect(same(c.agent.targetCritic.parameters, a.agent.targetCritic.parameters))
