@@ -152,20 +152,20 @@ struct Interrupted: Error {}
         #expect(throws: LearningError.self) { _ = try PolicyFile.read(url: notPolicy) }
     }
 
-    /// SAC learns on the pendulum: the deterministic evaluation return after a short run is far above the
-    /// untrained policy's (a quick check; the full swing-up is `sacSolvesThePendulum`).
-    @Test func returnRisesOnThePendulum() throws {
-        var config = tinyPendulumConfig(steps: 3000)
-        config.pendulum.maxTorque = 4
+    /// SAC swings the pendulum up in a short run with small networks (64 × 64, batch 64): the best of the
+    /// deterministic evaluations (5 episodes every 1,000 env steps) is within reach of a solved swing-up, far
+    /// above the untrained policy's (about −1,400). Measured here: −116 at 5,000 env steps.
+    @Test func sacSwingsThePendulumUp() throws {
+        var config = tinyPendulumConfig(steps: 6000)
         config.sac.hidden = [64, 64]; config.sac.batchSize = 64; config.sac.learningRate = 1e-3
         config.randomSteps = 400; config.replayCapacity = 10_000
-        config.evaluationInterval = 0; config.evaluationEpisodes = 5; config.logInterval = 1000
+        config.evaluationInterval = 1000; config.evaluationEpisodes = 5; config.logInterval = 1000; config.checkpointInterval = 6000
         let dir = temporaryDirectory("rise")
         defer { try? FileManager.default.removeItem(at: dir) }
         let trainer = try pendulumTrainer(config, dir)
         let untrained = try trainer.evaluate().meanReturn
-        let trained = try trainer.run(resume: false).finalEvaluation!.meanReturn
-        #expect(trained > untrained + 200, "evaluation return \(untrained) → \(trained)")
+        let best = try #require(try trainer.run(resume: false).bestEvaluationReturn)
+        #expect(untrained < -800 && best > -300, "evaluation return \(untrained) untrained, best \(best)")
     }
 }
 
@@ -223,13 +223,13 @@ struct Interrupted: Error {}
     func sacSolvesThePendulum() throws {
         var config = TrainConfig()
         config.env = .pendulumSwingUp
-        config.totalSteps = 30_000; config.randomSteps = 1000; config.sac.learningRate = 1e-3
-        config.evaluationInterval = 0; config.evaluationEpisodes = 10; config.logInterval = 5000; config.checkpointInterval = 30_000
+        config.totalSteps = 15_000; config.randomSteps = 1000; config.sac.learningRate = 1e-3
+        config.evaluationInterval = 0; config.evaluationEpisodes = 10; config.logInterval = 5000; config.checkpointInterval = 15_000
         let dir = temporaryDirectory("solve")
         defer { try? FileManager.default.removeItem(at: dir) }
         let summary = try pendulumTrainer(config, dir).run(resume: false)
         let ev = try #require(summary.finalEvaluation)
-        #expect(ev.meanReturn > -400, "evaluation return \(ev.meanReturn)")
+        #expect(ev.meanReturn > -200, "evaluation return \(ev.meanReturn)")
         #expect(ev.successRate >= 0.8, "upright at the end in \(ev.successRate * 100) % of the episodes")
     }
 }
