@@ -88,19 +88,20 @@ public struct ReplayBuffer: Sendable, Equatable {
         public var terminals: [Float]
     }
 
-    /// `size` transitions drawn uniformly with replacement; observations mapped through `normalize`.
-    public func sample(_ size: Int, rng: inout SeededRNG, normalize: (UnsafeMutableBufferPointer<Float>) -> Void = { _ in }) -> Batch {
+    /// `size` transitions drawn uniformly with replacement; observations normalized by `normalizer` if given.
+    public func sample(_ size: Int, rng: inout SeededRNG, normalizer: RunningNormalizer? = nil) -> Batch {
         precondition(count > 0, "ReplayBuffer: empty")
+        precondition(normalizer == nil || normalizer!.dimension == observationDimension)
         let d = observationDimension, a = actionDimension
         let index = (0..<size).map { _ in Int(rng.next() % UInt64(count)) }
         func gather(_ source: [Float], _ width: Int, normalized: Bool) -> Matrix {
             Matrix(rows: size, cols: width) { out in
                 source.withUnsafeBufferPointer { src in
                     for (r, i) in index.enumerated() {
-                        for j in 0..<width { out[r * width + j] = src[i * width + j] }
-                        if normalized { normalize(UnsafeMutableBufferPointer(rebasing: out[r * width..<(r + 1) * width])) }
+                        (out.baseAddress! + r * width).update(from: src.baseAddress! + i * width, count: width)
                     }
                 }
+                if normalized, let normalizer { normalizer.normalizeRows(out) }
             }
         }
         return Batch(observations: gather(observations, d, normalized: true), actions: gather(actions, a, normalized: false),
@@ -158,11 +159,21 @@ public struct RunningNormalizer: Sendable, Equatable, Codable {
         return (0..<dimension).map { i in Self.scaled(x[i], mean: mean[i], std: s[i], clip: clip) }
     }
 
-    /// Normalizes rows of `Float` observations in place (the replay buffer's minibatches), in `Double`
-    /// as `normalize(_:)`.
-    public func normalizer() -> (UnsafeMutableBufferPointer<Float>) -> Void {
-        let s = std, m = mean, c = clip
-        return { row in for i in row.indices { row[i] = Self.scaled(Double(row[i]), mean: m[i], std: s[i], clip: c) } }
+    /// Normalizes a row-major block of `Float` observations in place (the replay buffer's minibatches), in
+    /// `Double` as `normalize(_:)`. - Precondition: the block holds whole rows of `dimension` values.
+    public func normalizeRows(_ block: UnsafeMutableBufferPointer<Float>) {
+        let d = dimension
+        precondition(d > 0 && block.count % d == 0, "RunningNormalizer: \(block.count) values are not rows of \(d)")
+        let s = std, c = clip
+        mean.withUnsafeBufferPointer { m in
+            s.withUnsafeBufferPointer { s in
+                var k = 0
+                while k < block.count {
+                    for i in 0..<d { block[k + i] = Self.scaled(Double(block[k + i]), mean: m[i], std: s[i], clip: c) }
+                    k += d
+                }
+            }
+        }
     }
 
     /// clip((x − mean) / std, ±clip) as `Float`.

@@ -65,15 +65,26 @@ public struct TwinCritic: Trainable, Sendable {
     public mutating func picked(_ pick: Pick, at input: Matrix, weight: Float) -> (values: [Float], inputGradient: Matrix) {
         let b = input.rows
         let v1 = q1.forward(input).storage, v2 = q2.forward(input).storage
-        var w1 = [Float](repeating: 0, count: b), w2 = [Float](repeating: 0, count: b)
+        var rows1: [Int] = [], rows2: [Int] = []
+        rows1.reserveCapacity(b); rows2.reserveCapacity(b)
         var values = [Float](repeating: 0, count: b)
         for i in 0..<b {
             let first = pick == .lower ? v1[i] <= v2[i] : v1[i] >= v2[i]
-            if first { w1[i] = weight; values[i] = v1[i] } else { w2[i] = weight; values[i] = v2[i] }
+            if first { rows1.append(i); values[i] = v1[i] } else { rows2.append(i); values[i] = v2[i] }
         }
-        var gradient = q1.inputGradient(Matrix(rows: b, cols: 1, storage: w1))
-        let gradient2 = q2.inputGradient(Matrix(rows: b, cols: 1, storage: w2))
-        for k in gradient.storage.indices { gradient.storage[k] += gradient2.storage[k] }
+        // each row backpropagates through its picked critic only (half the work of two full backward passes)
+        let g1 = q1.inputGradient(Matrix(rows: rows1.count, cols: 1, repeating: weight), rows: rows1)
+        let g2 = q2.inputGradient(Matrix(rows: rows2.count, cols: 1, repeating: weight), rows: rows2)
+        let d = input.cols
+        let gradient = Matrix(rows: b, cols: d) { out in
+            for (g, rows) in [(g1, rows1), (g2, rows2)] {
+                g.storage.withUnsafeBufferPointer { src in
+                    for (r, i) in rows.enumerated() {
+                        for j in 0..<d { out[i * d + j] = src[r * d + j] }
+                    }
+                }
+            }
+        }
         return (values, gradient)
     }
 }

@@ -212,7 +212,7 @@ public final class SACTrainer<Task: RobotTask> {
             // gradient steps
             if state.envSteps >= config.randomSteps {
                 for _ in 0..<config.updatesPerStep {
-                    let batch = buffer.sample(config.sac.batchSize, rng: &state.rng, normalize: normalizer.normalizer())
+                    let batch = buffer.sample(config.sac.batchSize, rng: &state.rng, normalizer: normalizer)
                     let s = try agent.update(batch, rng: &state.rng)
                     for (k, v) in [s.criticLoss, s.actorLoss, s.alphaLoss, s.costCriticLoss, s.entropy, s.meanQ, s.meanCostQ].enumerated() {
                         updateSums[k] += v

@@ -57,18 +57,19 @@ public struct Adam: Sendable {
     ///
     /// The first call sizes the moment buffers from the model; later calls require the same
     /// parameter list (count and sizes).
-    /// - Returns: the global gradient norm before clipping (for logging).
+    /// - Returns: the global gradient norm before clipping when clipping is on (nil otherwise: it is not
+    ///   computed, one pass over every gradient saved).
     @discardableResult
-    public mutating func step<Model: Trainable>(_ model: inout Model) -> Float {
+    public mutating func step<Model: Trainable>(_ model: inout Model) -> Float? {
         if stepCount == 0 && firstMoments.isEmpty {
             model.forEachParameter { p in
                 firstMoments.append(Array(repeating: 0, count: p.count))
                 secondMoments.append(Array(repeating: 0, count: p.count))
             }
         }
-        let norm = model.gradientNorm
+        let norm = maxGradientNorm == nil ? nil : model.gradientNorm
         var clip: Float = 1
-        if let maxNorm = maxGradientNorm, norm > maxNorm {
+        if let maxNorm = maxGradientNorm, let norm, norm > maxNorm {
             clip = maxNorm / (norm + 1e-6)
         }
         stepCount += 1

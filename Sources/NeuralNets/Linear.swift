@@ -134,10 +134,35 @@ public struct Linear: Trainable, Sendable {
                              weightGrad: nil, biasGrad: nil, computeInputGradient: true)!
     }
 
+    /// dL/dx for the rows `rows` of the last `forward` only ((rows.count) × in), given dL/dy for those rows
+    /// (rows.count × out), without touching the parameter gradients: the same numbers as the matching rows of
+    /// `inputGradient` for a gradient that is zero on every other row, at rows.count/B of its cost.
+    public func inputGradient(_ gradOutput: Matrix, rows: [Int]) -> Matrix {
+        guard let cache else { preconditionFailure("Linear.inputGradient: call forward(_:) first") }
+        let n = rows.count, outSize = outputSize
+        precondition(gradOutput.isConsistent && gradOutput.rows == n && gradOutput.cols == outSize,
+                     "Linear.inputGradient: gradient is \(gradOutput.rows)×\(gradOutput.cols) for \(n) rows of width \(outSize)")
+        func gather(_ m: Matrix) -> Matrix {
+            Matrix(rows: n, cols: m.cols) { out in
+                m.storage.withUnsafeBufferPointer { src in
+                    let w = m.cols
+                    for (r, i) in rows.enumerated() {
+                        precondition(i >= 0 && i < m.rows, "Linear.inputGradient: row \(i) of \(m.rows)")
+                        (out.baseAddress! + r * w).update(from: src.baseAddress! + i * w, count: w)
+                    }
+                }
+            }
+        }
+        // dL/dx does not depend on x: only y (and z) of the chosen rows are needed.
+        let rowsCache = Cache(input: Matrix(rows: n, cols: 0), output: gather(cache.output), preActivation: cache.preActivation.map(gather))
+        return Self.backward(cache: rowsCache, weight: weight.value, activation: activation, gradOutput: gradOutput,
+                             weightGrad: nil, biasGrad: nil, computeInputGradient: true, inputSize: inputSize)!
+    }
+
     private static func backward(cache: Cache, weight w: [Float], activation act: Activation, gradOutput: Matrix,
                                  weightGrad: UnsafeMutableBufferPointer<Float>?, biasGrad: UnsafeMutableBufferPointer<Float>?,
-                                 computeInputGradient: Bool) -> Matrix? {
-        let b = cache.input.rows, inSize = cache.input.cols, outSize = cache.output.cols
+                                 computeInputGradient: Bool, inputSize: Int? = nil) -> Matrix? {
+        let b = cache.output.rows, inSize = inputSize ?? cache.input.cols, outSize = cache.output.cols
         precondition(gradOutput.isConsistent && gradOutput.rows == b && gradOutput.cols == outSize,
                      "Linear.backward: gradient is \(gradOutput.rows)×\(gradOutput.cols), output was \(b)×\(outSize)")
         // dx is fully overwritten by la_gemm_nt (accumulate = 0), so it starts uninitialized.
@@ -192,7 +217,7 @@ func linearBackward(batch: Int, inputSize: Int, outputSize: Int, activation: Act
                     weightGrad: UnsafeMutableBufferPointer<Float>?, biasGrad: UnsafeMutableBufferPointer<Float>?,
                     gradInput: UnsafeMutableBufferPointer<Float>?) {
     let n = batch * outputSize
-    precondition(x.count == batch * inputSize && y.count == n && gradOutput.count == n)
+    precondition((weightGrad == nil || x.count == batch * inputSize) && y.count == n && gradOutput.count == n)
     precondition(w.count == inputSize * outputSize && (weightGrad?.count ?? w.count) == w.count
                  && (biasGrad?.count ?? outputSize) == outputSize)
     precondition(gradInput == nil || gradInput!.count == batch * inputSize)

@@ -81,6 +81,15 @@ public struct MLP: Trainable, Sendable {
         return g
     }
 
+    /// `inputGradient` restricted to some rows of the last `forward`: dL/dx for `rows` (rows.count × in) given
+    /// dL/dy for them — what the full call gives on those rows when dL/dy is zero elsewhere, at a fraction of
+    /// the cost (SAC's actor step backpropagates each row through the one critic it picked).
+    public func inputGradient(_ gradOutput: Matrix, rows: [Int]) -> Matrix {
+        var g = gradOutput
+        for l in layers.indices.reversed() { g = layers[l].inputGradient(g, rows: rows) }
+        return g
+    }
+
     /// Like `backward` but without dL/dx (skips the first layer's `la_gemm_nt`).
     public mutating func accumulateGradients(_ gradOutput: Matrix) {
         var g = gradOutput

@@ -103,11 +103,13 @@ struct BenchSAC: ParsableCommand {
         let h = 256.0, b = Double(batch), o = Double(observations), a = Double(actions), i = o + a
         let criticForward = b * (i * h + h * h + h)
         let actorForward = b * (o * h + h * h + h * 2 * a)
-        var macs = 2 * criticForward + actorForward                    // target Q(s′, a′), a′ ~ π(s′)
-        macs += 2 * (criticForward + (i * h + h * h + h) * b + (h * h + h) * b)  // critic step: forward, dW, dX (not the first layer's)
-        macs += actorForward + (o * h + h * h + h * 2 * a) * b + (h * h + h * 2 * a) * b  // actor forward, dW, dX
-        macs += 2 * (criticForward + (h * h + h + i * h) * b)         // critics at ã, ∂Q/∂a
-        if lagrangian { macs += criticForward + 2 * criticForward + criticForward + (h * h + h + i * h) * b }
+        // one twin critic: its targets at (s′, a′), its step (forward, dW, dX but the first layer's), its
+        // forward at (s, ã) and ∂Q/∂a through the picked critic per row
+        let twinCritic = 2 * criticForward + 2 * (criticForward + (i * h + h * h + h) * b + (h * h + h) * b)
+            + 2 * criticForward + (h * h + h + i * h) * b
+        var macs = twinCritic + 2 * actorForward                                   // a′ ~ π(s′), ã ~ π(s)
+        macs += (o * h + h * h + h * 2 * a) * b + (h * h + h * 2 * a) * b          // actor dW, dX
+        if lagrangian { macs += twinCritic }                                       // the cost critics
         return 2 * macs
     }
 }

@@ -212,7 +212,7 @@ struct Interrupted: Error {}
         #expect(abs(z[0] - Float((3 - normalizer.mean[0]) / normalizer.std[0])) < 1e-6)
         #expect(z[1] == 10)  // clipped
         var row: [Float] = [3, 1e9]
-        row.withUnsafeMutableBufferPointer { normalizer.normalizer()($0) }
+        row.withUnsafeMutableBufferPointer { normalizer.normalizeRows($0) }
         #expect(row == z)
     }
 }
