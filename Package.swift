@@ -40,11 +40,12 @@ let package = Package(
         .target(name: "Planning", dependencies: ["ControlCore"]),
         .target(name: "Control", dependencies: ["ControlCore", "Physics", "Environments", "Recording", "Planning", "Dynamics", "Datasets", "Robots"]),
         .target(name: "Learning", dependencies: ["ControlCore", "NeuralNets", "LinAlg", "Environments", "Datasets"]),
+        .target(name: "SystemIdentification", dependencies: ["ControlCore", "Physics", "Robots", "Datasets", "LinAlg"]),
         .target(name: "Plotting"),
         .target(name: "Viewer", dependencies: ["ControlCore", "Robots", "Datasets"]),
         .target(name: "Configuration", dependencies: ["ControlCore", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "mbc", dependencies: [
-            "ControlCore", "Physics", "Robots", "Environments", "Recording", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "Learning", "LinAlg", "Configuration", "Plotting", "Viewer",
+            "ControlCore", "Physics", "Robots", "Environments", "Recording", "Datasets", "Dynamics", "NeuralNets", "Planning", "Control", "Learning", "LinAlg", "Configuration", "Plotting", "Viewer", "SystemIdentification",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics", "Learning"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "NeuralNets", "Environments", "ControlCore", "Datasets"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
+        .testTarget(name: "SystemIdentificationTests", dependencies: ["SystemIdentification", "Robots", "Physics", "Datasets", "ControlCore"]),
         .testTarget(name: "ViewerTests", dependencies: ["Viewer", "Robots", "Datasets", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc", "Datasets"]),
     ],

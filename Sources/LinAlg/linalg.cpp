@@ -7,6 +7,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <Eigen/Eigenvalues>
 #include <Eigen/QR>
 #include <Eigen/SVD>
 
@@ -354,6 +355,21 @@ int la_lstsq(int m, int n, int nrhs, const double* a, const double* b, double* x
   Eigen::Map<MatD> X(x, n, nrhs);
   X = sol;
   return X.allFinite() ? LA_OK : LA_ERR_NONFINITE;
+}
+
+int la_symmetric_eigen(int n, const double* a, double* eigenvalues, double* eigenvectors) {
+  if (n < 0) return LA_ERR_ARG;
+  if (n == 0) return LA_OK;
+  if (a == nullptr || eigenvalues == nullptr || eigenvectors == nullptr) return LA_ERR_ARG;
+  const Eigen::Map<const MatD> A(a, n, n);
+  // read the lower triangle only (the upper one is assumed to mirror it)
+  Eigen::MatrixXd lower = A.triangularView<Eigen::Lower>();
+  if (!lower.allFinite()) return LA_ERR_NONFINITE;
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(lower, Eigen::ComputeEigenvectors);
+  if (solver.info() != Eigen::Success) return LA_ERR_NONFINITE;
+  Eigen::Map<Eigen::VectorXd>(eigenvalues, n) = solver.eigenvalues();
+  Eigen::Map<MatD>(eigenvectors, n, n) = solver.eigenvectors();
+  return LA_OK;
 }
 
 const char* la_build_info(void) {

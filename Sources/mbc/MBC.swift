@@ -13,7 +13,7 @@ struct MBC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mbc",
         abstract: "Model-based control and robotics on the Open Dynamics Engine.",
-        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, Train.self, Eval.self, View.self, Plot.self, Bench.self],
+        subcommands: [Simulate.self, Info.self, Replay.self, FitDynamics.self, EvalDynamics.self, MPC.self, PETS.self, Train.self, Eval.self, Excite.self, Sysid.self, View.self, Plot.self, Bench.self],
         defaultSubcommand: Simulate.self)
 }
 

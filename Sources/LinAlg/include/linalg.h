@@ -263,6 +263,18 @@ int la_lstsq(int m, int n, int nrhs,
              double* x,                                 // solution                  (n x nrhs)
              double* LA_NULLABLE singular_values);      // sing. values of a         (min(m,n)), or NULL
 
+/// Eigenvalues and eigenvectors of a symmetric matrix (Eigen::SelfAdjointEigenSolver), e.g. the normal
+/// matrix of an identification problem, whose near-zero eigenvalues span the parameter combinations the data
+/// cannot determine. Only the lower triangle of a is read. eigenvalues (n) come in increasing order;
+/// column k of eigenvectors (n x n, row-major like every matrix here) is the unit eigenvector of
+/// eigenvalues[k]. Allocates O(n*n) scratch memory.
+/// Returns LA_OK (0), LA_ERR_ARG for a negative size or a NULL pointer with n > 0, or LA_ERR_NONFINITE
+/// for NaN/Inf in the lower triangle (outputs untouched) or a failed decomposition.
+int la_symmetric_eigen(int n,
+                       const double* a,            // symmetric matrix                  (n x n)
+                       double* eigenvalues,        // increasing                        (n)
+                       double* eigenvectors);      // columns are the eigenvectors      (n x n)
+
 //---------------------------------- info -------------------------------------------------------
 
 /// Human-readable build description: Eigen version, the SIMD instruction sets Eigen was
