@@ -139,7 +139,7 @@ func sysidJSON(_ r: IdentificationResult) -> [String: Any] {
 struct BenchSysid: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sysid",
-        abstract: "Identify an arm whose masses (±30 %), damping (×2) and Coulomb friction were changed, from a simulated exciting log; errors against the truth and open-loop RMSE.")
+        abstract: "Identify an arm whose masses (±30 %), damping (×2) and Coulomb friction were changed, from a simulated exciting log; errors against the truth and open-loop RMSE, also on a validation log.")
     @Option(help: "Robot (URDF).") var robot: String = "robots/arm.urdf"
     @Option(help: "Log duration, s.") var seconds: Double = 60
     @Option(help: "Log rate, Hz.") var rate: Double = 500
@@ -171,6 +171,13 @@ struct BenchSysid: ParsableCommand {
         try URDFWriter.write(model, parameters: result.parameters, to: dir.appendingPathComponent("identified.urdf"))
         let before = try openLoopError(model: model, parameters: nominal, log: log)
         let after = try openLoopError(model: model, parameters: result.parameters, log: log)
+        // cross-validation: another trajectory of the same robot, not used for fitting
+        let validationURL = dir.appendingPathComponent("validation.csv")
+        try recordExcitation(model: model, trajectory: FourierTrajectory(model: model, seed: seed &+ 1000), seconds: 20, rate: rate,
+                             parameters: truth, to: validationURL)
+        let validation = try JointLog.read(url: validationURL, model: model)
+        let validationBefore = try openLoopError(model: model, parameters: nominal, log: validation)
+        let validationAfter = try openLoopError(model: model, parameters: result.parameters, log: validation)
         let regressor = try RigidBodyRegressor(model: model)
         let truthVector = try regressor.parameterVector(truth)
         var rows: [[String: Any]] = []
@@ -188,12 +195,15 @@ struct BenchSysid: ParsableCommand {
         if !unidentified.isEmpty { say("masses the robot does not reveal individually: \(unidentified.joined(separator: ", "))") }
         say(String(format: "largest error: masses %.2f %%, damping %.2f %%, friction %.2f %%", 100 * worst["mass"]!, 100 * worst["damping"]!, 100 * worst["friction"]!))
         say(String(format: "open-loop 1-s joint-position RMSE: nominal %.4g rad → identified %.4g rad (%.1f× smaller)", before, after, before / after))
+        say(String(format: "… on a 20-s validation log of another trajectory: %.4g rad → %.4g rad (%.1f× smaller)", validationBefore, validationAfter, validationBefore / validationAfter))
         say(String(format: "log %.1f s to simulate, identification %.1f s; files in %@", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), outDir))
         if common.json {
             printJSON(["command": "bench sysid", "seconds": seconds, "rate": rate, "seed": seed, "parameters": rows,
                        "worst_mass_error": worst["mass"]!, "worst_damping_error": worst["damping"]!, "worst_friction_error": worst["friction"]!,
                        "masses_not_individually_identifiable": unidentified, "rank": result.rank, "base_parameters": result.structuralRank,
-                       "open_loop_rmse_before": before, "open_loop_rmse_after": after, "identification_seconds": t2.timeIntervalSince(t1)])
+                       "open_loop_rmse_before": before, "open_loop_rmse_after": after,
+                       "validation_open_loop_rmse_before": validationBefore, "validation_open_loop_rmse_after": validationAfter,
+                       "identification_seconds": t2.timeIntervalSince(t1)])
         }
     }
 }
