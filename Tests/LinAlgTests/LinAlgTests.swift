@@ -781,3 +781,43 @@ struct GaussianNLLTests {
         }
     }
 }
+
+@Suite("la_symmetric_eigen")
+struct SymmetricEigenTests {
+    /// A = Q diag(λ) Qᵀ with a known orthogonal Q: the eigenvalues come back in increasing order and every
+    /// column satisfies A v = λ v with |v| = 1; only the lower triangle is read; bad input is refused.
+    @Test func recoversAKnownSpectrum() {
+        let n = 5
+        // Q from Gram–Schmidt on a fixed matrix
+        var q = (0..<(n * n)).map { k in sin(Double(k * k) * 0.37 + 0.1) }
+        for c in 0..<n {
+            for p in 0..<c {
+                let dot = (0..<n).reduce(0.0) { $0 + q[$1 * n + c] * q[$1 * n + p] }
+                for r in 0..<n { q[r * n + c] -= dot * q[r * n + p] }
+            }
+            let norm = (0..<n).reduce(0.0) { $0 + q[$1 * n + c] * q[$1 * n + c] }.squareRoot()
+            for r in 0..<n { q[r * n + c] /= norm }
+        }
+        let lambda = [3.0, -1.0, 0.0, 7.5, 1e-9]
+        var a = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { for j in 0..<n { for k in 0..<n { a[i * n + j] += q[i * n + k] * lambda[k] * q[j * n + k] } } }
+        for i in 0..<n { for j in (i + 1)..<n { a[i * n + j] = .nan } }  // the upper triangle is not read
+        var values = [Double](repeating: 0, count: n), vectors = [Double](repeating: 0, count: n * n)
+        #expect(la_symmetric_eigen(Int32(n), a, &values, &vectors) == 0)
+        for (v, l) in zip(values, lambda.sorted()) { #expect(abs(v - l) < 1e-12) }
+        for k in 0..<n {
+            var norm = 0.0
+            for i in 0..<n {
+                var av = 0.0
+                for j in 0..<n { av += (j <= i ? a[i * n + j] : a[j * n + i]) * vectors[j * n + k] }
+                #expect(abs(av - values[k] * vectors[i * n + k]) < 1e-12)
+                norm += vectors[i * n + k] * vectors[i * n + k]
+            }
+            #expect(abs(norm - 1) < 1e-12)
+        }
+        var bad = a
+        bad[n] = .infinity
+        #expect(la_symmetric_eigen(Int32(n), bad, &values, &vectors) == Int32(LA_ERR_NONFINITE.rawValue))
+        #expect(la_symmetric_eigen(-1, a, &values, &vectors) == Int32(LA_ERR_ARG.rawValue))
+    }
+}
