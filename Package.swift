@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics", "Learning"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "NeuralNets", "Environments", "ControlCore", "Datasets"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "SystemIdentificationTests", dependencies: ["SystemIdentification", "Robots", "Physics", "Datasets", "ControlCore"]),
+        .testTarget(name: "SystemIdentificationTests", dependencies: ["SystemIdentification", "Robots", "Physics", "Datasets", "ControlCore", "Environments"]),
         .testTarget(name: "ViewerTests", dependencies: ["Viewer", "Robots", "Datasets", "ControlCore"]),
         .testTarget(name: "MBCTests", dependencies: ["mbc", "Datasets"]),
     ],

@@ -1,8 +1,11 @@
 import ArgumentParser
+import Configuration
 import ControlCore
 import Environments
 import Foundation
+import Learning
 import Physics
+import Recording
 import Robots
 import SystemIdentification
 
@@ -63,21 +66,41 @@ struct Sysid: ParsableCommand {
         open-loop joint-position error before and after, and writes the calibrated URDF (inertials and <dynamics>).
         docs/SYSID.md has the method.
         Example: mbc sysid --robot robots/arm.urdf --data excite.csv --out arm-identified.urdf --json
+        With --params (ground.friction, motor.strength, latency) it matches simulated trajectories to the log instead
+        (any robot, e.g. the quadruped): the simulator is set up as the quadruped-walk environment (--config, --set),
+        restarted from the logged state every --segment control steps, and the parameters found by the cross-entropy
+        method (every integer latency tried) and refined by golden-section search; --out-params writes them as YAML.
+        Example: mbc sysid --robot robots/quadruped.urdf --data quad-log.csv --params ground.friction,motor.strength,latency
         """)
-    @Option(help: "Robot (URDF) with the nominal parameters, mounted on a fixed base.") var robot: String
+    @Option(help: "Robot (URDF) with the nominal parameters (mounted on a fixed base, unless --params).") var robot: String
     @Option(help: "Log (CSV): timestamp, joint_state.position.<joint>, joint_state.effort.<joint> (or action.<joint>), optionally joint_state.velocity.<joint>.")
     var data: String
     @Option(help: "Calibrated URDF to write.") var out: String?
     @Option(help: "Low-pass cutoff for positions, velocities and torques, Hz.") var cutoff: Double = 20
     @Option(help: "Regression sampling rate, Hz.") var sampleRate: Double = 100
     @Option(help: "Horizon of the open-loop prediction error, s.") var horizon: Double = 1
+    @Option(help: "Trajectory matching of these parameters (comma-separated): ground.friction, motor.strength, latency.")
+    var params: String?
+    @Option(help: "With --params: control steps between restarts from the log.") var segment: Int = 50
+    @Option(help: "With --params: the simulator's settings (a quadruped-walk config: physics step, solver iterations, PD gains, friction).")
+    var config: String?
+    @Option(name: .customLong("set"), help: "With --params: override one simulator setting (key=value, as in the config).")
+    var overrides: [String] = []
+    @Option(help: "With --params: write the estimates as YAML here.") var outParams: String?
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
         guard cutoff > 0, sampleRate > 0, horizon > 0 else { throw ValidationError("--cutoff, --sample-rate and --horizon must be positive") }
+        guard (1...1000).contains(segment) else { throw ValidationError("--segment must be in 1…1000") }
+        if let params {
+            for name in params.split(separator: ",") where MatchedParameter(rawValue: String(name)) == nil {
+                throw ValidationError("unknown parameter '\(name)' in --params; choose from \(MatchedParameter.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
     }
 
     func run() throws {
+        if let params { return try runMatching(Set(params.split(separator: ",").compactMap { MatchedParameter(rawValue: String($0)) })) }
         let model = try RobotModel(contentsOf: resolveResource(robot))
         let log = try JointLog.read(url: URL(fileURLWithPath: data), model: model)
         var settings = IdentificationSettings()
@@ -100,6 +123,101 @@ struct Sysid: ParsableCommand {
             object["open_loop_rmse_before"] = before; object["open_loop_rmse_after"] = after
             object["out"] = out
             printJSON(object)
+        }
+    }
+}
+
+extension Sysid {
+    func runMatching(_ fit: Set<MatchedParameter>) throws {
+        var settings = try ConfigLoader().load(QuadrupedWalkConfig(), file: config, overrides: overrides.map(ConfigOverride.init(parsing:)))
+        settings.robot = robot
+        let model = try RobotModel(contentsOf: resolveResource(robot))
+        let log = try FloatingBaseLog.read(url: URL(fileURLWithPath: data), model: model)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let tasks = try (0..<workers).map { _ in try QuadrupedWalkTask(config: settings) }
+        var matchingSettings = TrajectoryMatchingSettings()
+        matchingSettings.segment = segment
+        let matching = TrajectoryMatching(simulations: tasks.map(\.simulation), substeps: tasks[0].substeps, log: log, settings: matchingSettings)
+        let start = Date()
+        let result = matching.identify(fit) { say("sysid: \($0)") }
+        let seconds = Date().timeIntervalSince(start)
+        say(String(format: "sysid: %@ from %@ (%d episodes, %d rows), trajectory matching restarting every %d steps, %d simulations in %.1f s on %d workers",
+                   model.name, data, log.episodes.count, log.episodes.reduce(0) { $0 + $1.count }, segment, result.evaluations, seconds, workers))
+        say(matchingTable(result))
+        if let outParams {
+            var yaml = "# mbc sysid --params: \(fit.map(\.rawValue).sorted().joined(separator: ",")) from \(data)\n"
+            for p in MatchedParameter.allCases { if let v = result.estimates[p] { yaml += "\(p.rawValue): \(p == .latency ? String(Int(v)) : String(v))\n" } }
+            try Data(yaml.utf8).write(to: URL(fileURLWithPath: outParams), options: .atomic)
+            say("parameters: \(outParams)")
+        }
+        if common.json {
+            var estimates: [String: Any] = [:], spread: [String: Any] = [:]
+            for (k, v) in result.estimates { estimates[k.rawValue] = v }
+            for (k, v) in result.spread { spread[k.rawValue] = v }
+            printJSON(["command": "sysid", "method": "trajectory matching", "estimates": estimates, "spread": spread,
+                       "not_excited": result.notExcited.map(\.rawValue), "error_before": result.errorBefore, "error_after": result.errorAfter,
+                       "evaluations": result.evaluations, "seconds": seconds])
+        }
+    }
+}
+
+func matchingTable(_ r: MatchingResult) -> String {
+    var lines = [String(format: "%-16@ %10@ %10@ %10@", "parameter" as NSString, "nominal" as NSString, "estimate" as NSString, "spread" as NSString)]
+    for p in MatchedParameter.allCases {
+        guard let v = r.estimates[p] else { continue }
+        lines.append(String(format: "%-16@ %10.4g %10.4g %10.2g%@", p.rawValue as NSString, r.nominal[p] ?? .nan, v, r.spread[p] ?? 0,
+                            r.notExcited.contains(p) ? "  (not excited by this log: kept nominal)" as NSString : "" as NSString))
+    }
+    lines.append(String(format: "prediction error per row (joint positions rad² + base position m²): %.4g → %.4g (%.1f× smaller)",
+                        r.errorBefore, r.errorAfter, r.errorBefore / r.errorAfter))
+    lines.append("best error by latency: " + r.errorByLatency.keys.sorted().map { String(format: "%d: %.4g", $0, r.errorByLatency[$0]!) }.joined(separator: ", "))
+    return lines.joined(separator: "\n")
+}
+
+extension BenchSysid {
+    /// The quadruped-walk robot with ground friction 1.0 → 0.5, every actuator at 85 % strength and 2 control steps
+    /// (40 ms) of command latency, driven by a SAC walking policy for `seconds`; then trajectory matching of the
+    /// three from the nominal simulator.
+    func runQuadruped() throws {
+        let config = QuadrupedWalkConfig()
+        let env = try QuadrupedWalkEnv(config: config, seed: seed)
+        var truth = env.task.simulation.nominalParameters
+        truth.groundFriction = 0.5
+        for i in truth.joints.indices { truth.joints[i].strength = 0.85 }
+        truth.latency = 2
+        try env.task.simulation.apply(truth)
+        let file = try PolicyFile.read(url: resolveResource(policy))
+        let actor = try checkedPolicy(file, path: policy, env: env, name: EnvironmentKind.quadrupedWalk.rawValue, seed: seed)
+        let dir = URL(fileURLWithPath: outDir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let logURL = dir.appendingPathComponent("quadruped-walk.csv")
+        let recorder = try RolloutRecorder(url: logURL, env: env)
+        let steps = Int(seconds * config.controlFrequency)
+        let t0 = Date()
+        let rollout = try runEpisodes(env: env, policy: actor, steps: steps, seed: seed, deterministic: true, recorder: recorder)
+        try recorder.close()
+        say(String(format: "log: %d steps in %d episodes (%d falls), mean speed %.2f m/s → %@", rollout.steps, rollout.episodes.count, rollout.falls,
+                   rollout.episodes.compactMap(\.meanForwardSpeed).reduce(0, +) / Double(max(rollout.episodes.count, 1)), logURL.path))
+        let model = env.task.simulation.model
+        let log = try FloatingBaseLog.read(url: logURL, model: model)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let tasks = try (0..<workers).map { _ in try QuadrupedWalkTask(config: config) }
+        let matching = TrajectoryMatching(simulations: tasks.map(\.simulation), substeps: tasks[0].substeps, log: log)
+        let t1 = Date()
+        let result = matching.identify(Set(MatchedParameter.allCases)) { say("  \($0)") }
+        let t2 = Date()
+        say(matchingTable(result))
+        let frictionError = (result.estimates[.groundFriction] ?? .nan) / truth.groundFriction - 1
+        let strengthError = (result.estimates[.strength] ?? .nan) / 0.85 - 1
+        let latency = Int(result.estimates[.latency] ?? -1)
+        say(String(format: "truth: friction 0.5, strength 0.85, latency 2 → errors %+.1f %%, %+.1f %%, latency %d (%@)", 100 * frictionError, 100 * strengthError,
+                   latency, latency == 2 ? "exact" as NSString : "wrong" as NSString))
+        say(String(format: "log %.1f s, identification %.1f s (%d simulations of the log on %d workers)", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), result.evaluations, workers))
+        if common.json {
+            printJSON(["command": "bench sysid --quadruped", "friction": result.estimates[.groundFriction] ?? .nan, "strength": result.estimates[.strength] ?? .nan,
+                       "latency": latency, "friction_error": frictionError, "strength_error": strengthError, "latency_exact": latency == 2,
+                       "error_before": result.errorBefore, "error_after": result.errorAfter, "not_excited": result.notExcited.map(\.rawValue),
+                       "identification_seconds": t2.timeIntervalSince(t1), "falls": rollout.falls, "steps": rollout.steps])
         }
     }
 }
@@ -145,9 +263,13 @@ struct BenchSysid: ParsableCommand {
     @Option(help: "Log rate, Hz.") var rate: Double = 500
     @Option(help: "Seed of the trajectory and of the mass changes.") var seed: UInt64 = 0
     @Option(help: "Directory for the log and the true and identified URDFs.") var outDir: String = "bench-sysid"
+    @Flag(help: "The quadruped instead: a walking log with ground friction, actuator strength and latency changed, identified by trajectory matching.")
+    var quadruped = false
+    @Option(help: "With --quadruped: the walking policy that makes the log.") var policy: String = "docs/results/sac-quadruped-seed1/policy.safetensors"
     @OptionGroup var common: CommonOptions
 
     func run() throws {
+        if quadruped { return try runQuadruped() }
         let model = try RobotModel(contentsOf: resolveResource(robot))
         var world = WorldSettings(); world.solver = .exact; world.ground = false
         let nominal = try RobotSimulation(model: model, settings: world, base: .fixed).nominalParameters
