@@ -46,12 +46,7 @@ public struct JointLog: Sendable {
 
     public init(table: LogTable, model: RobotModel, source: String) throws {
         self.source = source
-        let joints = model.jointNames
-        let logged = Set(table.columns(withPrefix: "joint_state.position.").map { String($0.dropFirst("joint_state.position.".count)) })
-        let unknown = logged.subtracting(joints).sorted()
-        guard unknown.isEmpty else {
-            throw SystemIdentificationError.invalidInput("\(source): joints \(unknown.joined(separator: ", ")) are logged but not in \(model.name)'s URDF (its joints: \(joints.joined(separator: ", ")))")
-        }
+        let joints = try loggedJoints(table, model: model, source: source)
         let missing = joints.filter { !table.hasColumn(LogColumns.jointPosition($0)) }
         guard missing.isEmpty else {
             throw SystemIdentificationError.invalidInput("\(source): no column \(missing.map(LogColumns.jointPosition).joined(separator: ", ")) for the URDF's joints")
@@ -77,21 +72,40 @@ public struct JointLog: Sendable {
                 }
             }
         }
-        let ranges = table.hasColumn(LogColumns.episodeIndex) ? table.episodeRanges() : [0..<table.rows]
-        episodes = try ranges.map { range in
-            guard range.count >= 3 else {
-                throw SystemIdentificationError.invalidInput("\(source): an episode starting at line \(range.lowerBound + 2) has \(range.count) rows")
-            }
-            let steps = zip(time[range].dropFirst(), time[range]).map { $0 - $1 }
-            let dt = steps.sorted()[steps.count / 2]
-            guard dt > 0 else {
-                throw SystemIdentificationError.invalidInput("\(source): timestamps do not increase (episode starting at line \(range.lowerBound + 2))")
-            }
-            if let k = steps.firstIndex(where: { abs($0 - dt) > 0.01 * dt }) {
-                throw SystemIdentificationError.invalidInput("\(source): line \(range.lowerBound + k + 3): the sampling interval \(steps[k]) s differs from the log's \(dt) s; resample the log to a uniform rate")
-            }
-            return Episode(dt: dt, q: positions.map { Array($0[range]) }, qd: velocities?.map { Array($0[range]) },
+        episodes = try uniformEpisodes(table, time: time, source: source).map { range, dt in
+            Episode(dt: dt, q: positions.map { Array($0[range]) }, qd: velocities?.map { Array($0[range]) },
                            tau: torques.map { Array($0[range]) })
         }
+    }
+}
+
+/// The URDF's joint names, after checking that the log names no joint the URDF lacks.
+func loggedJoints(_ table: LogTable, model: RobotModel, source: String) throws -> [String] {
+    let joints = model.jointNames
+    let logged = Set(table.columns(withPrefix: "joint_state.position.").map { String($0.dropFirst("joint_state.position.".count)) })
+    let unknown = logged.subtracting(joints).sorted()
+    guard unknown.isEmpty else {
+        throw SystemIdentificationError.invalidInput("\(source): joints \(unknown.joined(separator: ", ")) are logged but not in \(model.name)'s URDF (its joints: \(joints.joined(separator: ", ")))")
+    }
+    return joints
+}
+
+/// Each episode's rows (`episode_index`, else the whole table) and its sampling interval, s: at least 3 rows,
+/// increasing timestamps, intervals within 1 % of the median (else the line is named).
+func uniformEpisodes(_ table: LogTable, time: [Double], source: String) throws -> [(Range<Int>, Double)] {
+    let ranges = table.hasColumn(LogColumns.episodeIndex) ? table.episodeRanges() : [0..<table.rows]
+    return try ranges.map { range in
+        guard range.count >= 3 else {
+            throw SystemIdentificationError.invalidInput("\(source): an episode starting at line \(range.lowerBound + 2) has \(range.count) rows")
+        }
+        let steps = zip(time[range].dropFirst(), time[range]).map { $0 - $1 }
+        let dt = steps.sorted()[steps.count / 2]
+        guard dt > 0 else {
+            throw SystemIdentificationError.invalidInput("\(source): timestamps do not increase (episode starting at line \(range.lowerBound + 2))")
+        }
+        if let k = steps.firstIndex(where: { abs($0 - dt) > 0.01 * dt }) {
+            throw SystemIdentificationError.invalidInput("\(source): line \(range.lowerBound + k + 3): the sampling interval \(steps[k]) s differs from the log's \(dt) s; resample the log to a uniform rate")
+        }
+        return (range, dt)
     }
 }

@@ -39,12 +39,7 @@ public struct FloatingBaseLog: Sendable {
     public static func read(url: URL, model: RobotModel) throws -> FloatingBaseLog {
         let table = try LogReader.read(url: url)
         let source = url.path
-        let joints = model.jointNames
-        let logged = Set(table.columns(withPrefix: "joint_state.position.").map { String($0.dropFirst("joint_state.position.".count)) })
-        let unknown = logged.subtracting(joints).sorted()
-        guard unknown.isEmpty else {
-            throw SystemIdentificationError.invalidInput("\(source): joints \(unknown.joined(separator: ", ")) are logged but not in \(model.name)'s URDF")
-        }
+        let joints = try loggedJoints(table, model: model, source: source)
         let needed = [LogColumns.timestamp] + LogColumns.basePosition + LogColumns.baseOrientation + LogColumns.baseLinearVelocity
             + LogColumns.baseAngularVelocity + joints.map(LogColumns.jointPosition) + joints.map(LogColumns.jointVelocity) + joints.map(LogColumns.action)
         let missing = needed.filter { !table.hasColumn($0) }
@@ -59,14 +54,7 @@ public struct FloatingBaseLog: Sendable {
         }
         func col(_ name: String) -> [Double] { columns[needed.firstIndex(of: name)!] }
         let time = col(LogColumns.timestamp)
-        let ranges = table.hasColumn(LogColumns.episodeIndex) ? table.episodeRanges() : [0..<table.rows]
-        let episodes = try ranges.filter { $0.count >= 3 }.map { range -> Episode in
-            let steps = zip(time[range].dropFirst(), time[range]).map { $0 - $1 }
-            let dt = steps.sorted()[steps.count / 2]
-            guard dt > 0 else { throw SystemIdentificationError.invalidInput("\(source): timestamps do not increase (line \(range.lowerBound + 2))") }
-            if let k = steps.firstIndex(where: { abs($0 - dt) > 0.01 * dt }) {
-                throw SystemIdentificationError.invalidInput("\(source): line \(range.lowerBound + k + 3): the interval \(steps[k]) s differs from the log's \(dt) s")
-            }
+        let episodes = try uniformEpisodes(table, time: time, source: source).map { range, dt -> Episode in
             func vec(_ names: [String], _ r: Int) -> Vec3 { Vec3(col(names[0])[r], col(names[1])[r], col(names[2])[r]) }
             return Episode(
                 dt: dt,
@@ -81,7 +69,7 @@ public struct FloatingBaseLog: Sendable {
                 qd: range.map { r in joints.map { col(LogColumns.jointVelocity($0))[r] } },
                 command: range.map { r in joints.map { col(LogColumns.action($0))[r] } })
         }
-        guard !episodes.isEmpty else { throw SystemIdentificationError.invalidInput("\(source): no episode with 3 rows or more") }
+        guard !episodes.isEmpty else { throw SystemIdentificationError.invalidInput("\(source): no rows") }
         return FloatingBaseLog(episodes: episodes, source: source)
     }
 }
