@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics", "Datasets", "ControlCore"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "ControlCore"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Environments", "Recording", "Planning", "ControlCore", "Dynamics", "Datasets", "Robots"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics", "Learning"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ControlCore", "Environments", "Dynamics", "Planning", "Control", "NeuralNets", "Physics", "Learning", "Robots"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning", "NeuralNets", "Environments", "ControlCore", "Datasets"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "SystemIdentificationTests", dependencies: ["SystemIdentification", "Robots", "Physics", "Datasets", "ControlCore", "Environments"]),

@@ -58,7 +58,26 @@ public final class RobotEnv<Task: RobotTask>: RobotEnvironment, @unchecked Senda
         _ = reset(seed: seed)
     }
 
+    /// Domain randomization: at every seeded reset, the parameters `randomization.sample(nominal:seed:)` draws from
+    /// the episode seed are applied to the simulation before the task resets (nil: the parameters stay as they
+    /// are). The nominal parameters are the ones the simulation had when this was set.
+    public var randomization: DomainRandomization? {
+        didSet { randomizationNominal = randomization == nil ? nil : (randomizationNominal ?? simulation.parameters) }
+    }
+    private var randomizationNominal: PhysicsParameters?
+    /// The parameters drawn for the current episode (nil without randomization).
+    public private(set) var episodeParameters: PhysicsParameters?
+
     public func reset(seed: UInt64?) -> [Double] {
+        if let seed, let randomization, let nominal = randomizationNominal {
+            let drawn = randomization.sample(nominal: nominal, seed: seed)
+            do {
+                try simulation.apply(drawn)
+                episodeParameters = drawn
+            } catch {
+                FileHandle.standardError.write(Data("warning: randomized parameters for seed \(seed) refused (\(error)); the episode keeps the previous ones\n".utf8))
+            }
+        }
         if let seed {
             rng = SeededRNG(seed: seed)
             // QuickStep's constraint reordering draws from the world's own stream: restart it too, so an episode
@@ -181,3 +200,10 @@ public final class VectorEnv<E: Env>: @unchecked Sendable {
 
 /// Carries a non-Sendable value into a concurrent closure whose accesses are partitioned by index.
 struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+/// An environment whose physical parameters can be randomized per episode (`RobotEnv`).
+public protocol DomainRandomizable: AnyObject {
+    var randomization: DomainRandomization? { get set }
+}
+
+extension RobotEnv: DomainRandomizable {}

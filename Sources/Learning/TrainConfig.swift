@@ -36,6 +36,9 @@ public struct TrainConfig: Codable, Sendable {
     public var replayCapacity: Int = 1_000_000
     /// Normalize observations by running mean and variance (frozen into the exported policy).
     public var normalizeObservations: Bool = true
+    /// Domain randomization of the training environment: a spec file (`configs/randomization.yaml`), its draw
+    /// applied at every training episode's reset from the episode's seed; empty: none. Evaluations stay nominal.
+    public var randomize: String = ""
     public var sac = SACSettings()
     /// The safety constraint (used when `algorithm` is `sac-lagrangian`).
     public var lagrangian = LagrangianSettings()

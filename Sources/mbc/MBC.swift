@@ -86,6 +86,8 @@ struct Simulate: ParsableCommand {
     @Option(help: "Policy: random, zero, or a trained policy file (policy.safetensors from mbc train; acts deterministically unless --stochastic).")
     var policy: String = "random"
     @Flag(help: "With a policy file: sample actions from the policy instead of its deterministic mean.") var stochastic = false
+    @Option(help: "Domain randomization spec (YAML, e.g. configs/randomization.yaml): physical parameters drawn per episode from its seed.")
+    var randomize: String?
     @Option(help: "Control steps to run.") var steps: Int?
     @Option(help: "Episodes to run.") var episodes: Int?
     @Option(help: "Write the rollout to this CSV in the log format (docs/LOG_FORMAT.md); the run directory gets config.yaml.") var record: String?
@@ -144,6 +146,12 @@ struct Simulate: ParsableCommand {
     }
 
     func go<E: RobotEnvironment>(_ env: E, name: String, runDirectory: RunDirectory) throws {
+        if let randomize {
+            guard let randomizable = env as? any DomainRandomizable else {
+                throw ValidationError("this environment cannot be randomized")
+            }
+            randomizable.randomization = try ConfigLoader().load(DomainRandomization(), file: randomize)
+        }
         let policy: any Policy
         var deterministic = false
         switch PolicyKind(rawValue: self.policy) {

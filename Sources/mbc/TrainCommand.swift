@@ -4,6 +4,7 @@ import ControlCore
 import Environments
 import Foundation
 import Learning
+import Robots
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,8 @@ struct Train: ParsableCommand {
     var resume: String?
     @Flag(help: "With --resume, continue even though other settings differ from the stored config.yaml (which is replaced).") var forceConfig = false
     @Option(help: "Override the budget, env steps (the config's totalSteps).") var steps: Int?
+    @Option(help: "Domain randomization of the training episodes (a spec such as configs/randomization.yaml; the config's randomize).")
+    var randomize: String?
     @OptionGroup var eventOptions: EventOptions
     @OptionGroup var common: CommonOptions
 
@@ -43,7 +46,9 @@ struct Train: ParsableCommand {
             options.config = stored.configURL.path
             directory = resume
         }
-        var cfg = try options.load(TrainConfig(), extra: override("totalSteps", steps, option: "steps"))
+        var cfg = try options.load(TrainConfig(), extra: override("totalSteps", steps, option: "steps")
+                                   + override("randomize", string: randomize, option: "randomize"))
+        if !cfg.randomize.isEmpty { cfg.randomize = try options.locate(cfg.randomize) }
         switch cfg.env {
         case .armReach: cfg.arm.robot = try options.locate(cfg.arm.robot)
         case .quadrupedWalk: cfg.quadruped.robot = try options.locate(cfg.quadruped.robot)
@@ -67,6 +72,10 @@ struct Train: ParsableCommand {
     }
 
     func train<T: RobotTask>(_ env: RobotEnv<T>, _ evaluationEnv: RobotEnv<T>, _ cfg: TrainConfig, _ dir: RunDirectory) throws {
+        if !cfg.randomize.isEmpty {
+            env.randomization = try ConfigLoader().load(DomainRandomization(), file: cfg.randomize)
+            say("training episodes randomized by \(cfg.randomize); evaluations stay nominal")
+        }
         let trainer = SACTrainer(config: cfg, env: env, evaluationEnv: evaluationEnv, directory: dir.url)
         say("\(cfg.algorithm.rawValue) on \(cfg.env.rawValue): \(cfg.totalSteps) env steps (\(cfg.randomSteps) random first), "
             + "\(cfg.updatesPerStep) update(s) per step, batch \(cfg.sac.batchSize), networks \(cfg.sac.hidden); run directory \(dir.url.path)")

@@ -8,6 +8,7 @@ import Foundation
 import NeuralNets
 import Physics
 import Planning
+import Robots
 import Testing
 
 /// The package root (configs/, robots/).
@@ -220,6 +221,11 @@ struct ConfigLoaderTests {
                 let c = try ConfigLoader().load(TrainConfig(), file: $0)
                 #expect(c.algorithm == .sac && c.env == .pendulumSwingUp && c.pendulum.maxTorque == PendulumSwingUpConfig().maxTorque)
             },
+            "randomization.yaml": { let c = try ConfigLoader().load(DomainRandomization(), file: $0); #expect(c == DomainRandomization()) },
+            "randomization-test.yaml": {
+                let c = try ConfigLoader().load(DomainRandomization(), file: $0)
+                #expect(c.groundFriction == ParameterDistribution(.uniform, 0.4, 1.2) && c.strength.low == 0.7 && c.jointDamping.distribution == .none)
+            },
         ]
         #expect(files == loaders.keys.sorted(), "a config file without a test of its type")
         for file in files { try loaders[file]?(dir.appendingPathComponent(file).path) }
@@ -229,7 +235,7 @@ struct ConfigLoaderTests {
     func rangesCoverEveryKey() throws {
         let values: [any ConfigRanges] = [ArmReachConfig(), QuadrupedWalkConfig(), EnsembleConfig(), PlannerConfiguration(),
                                           CEMConfiguration(), ICEMConfiguration(), MPPIConfiguration(), SimulatorMPCConfig(), PETSConfig(),
-                                          TrainConfig(), SACSettings(), LagrangianSettings(), PendulumSwingUpConfig()]
+                                          TrainConfig(), SACSettings(), LagrangianSettings(), PendulumSwingUpConfig(), DomainRandomization()]
         for value in values {
             #expect(value.unrangedNumericKeys().isEmpty, "\(type(of: value)): \(value.unrangedNumericKeys())")
             #expect(value.violations().isEmpty, "\(type(of: value)): \(value.violations())")

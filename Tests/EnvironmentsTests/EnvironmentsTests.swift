@@ -212,3 +212,39 @@ struct EnvironmentsTests {
         #expect(mean > -600)
     }
 }
+
+/// Domain randomization: draws are reproducible per seed, inside their bounds, `none` keeps the nominal value,
+/// and the environment applies the draw of each episode's seed at reset.
+@Suite struct DomainRandomizationTests {
+    @Test func drawsAreReproducibleBoundedAndApplied() throws {
+        let env = try QuadrupedWalkEnv(seed: 0)
+        let nominal = env.simulation.parameters
+        let spec = DomainRandomization()
+        let a = spec.sample(nominal: nominal, seed: 7), b = spec.sample(nominal: nominal, seed: 7), c = spec.sample(nominal: nominal, seed: 8)
+        #expect(a == b && a != c)
+        for seed in 0..<50 as Range<UInt64> {
+            let p = spec.sample(nominal: nominal, seed: seed)
+            #expect((0.5...1.25).contains(p.groundFriction) && (0...2).contains(p.latency))
+            for (body, base) in zip(p.bodies, nominal.bodies) {
+                #expect(body.mass >= 0.8 * base.mass - 1e-12 && body.mass <= 1.2 * base.mass + 1e-12)
+                #expect(body.centerOfMass == base.centerOfMass)  // comOffset: none
+            }
+            for joint in p.joints {
+                #expect((0.8...1.2).contains(joint.strength) && (0...0.05).contains(joint.damping) && (0...0.05).contains(joint.friction))
+                #expect(joint.gains == nominal.joints[0].gains)  // gainScale: none
+            }
+        }
+        // the environment: each seeded reset applies that seed's draw; without randomization nothing changes
+        env.randomization = spec
+        _ = env.reset(seed: 7)
+        #expect(env.simulation.parameters == a && env.episodeParameters == a)
+        _ = env.reset(seed: 8)
+        #expect(env.simulation.parameters == c)
+        // bad specs are refused by their cross-checks
+        var bad = DomainRandomization()
+        bad.groundFriction = ParameterDistribution(.uniform, 1.2, 0.5)
+        bad.strength = ParameterDistribution(.logUniform, 0, 1)
+        let problems = bad.violations().map(\.keyPath)
+        #expect(problems.contains("groundFriction.low") && problems.contains("strength.low"))
+    }
+}
