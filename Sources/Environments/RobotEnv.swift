@@ -59,10 +59,18 @@ public final class RobotEnv<Task: RobotTask>: RobotEnvironment, @unchecked Senda
     }
 
     /// Domain randomization: at every seeded reset, the parameters `randomization.sample(nominal:seed:)` draws from
-    /// the episode seed are applied to the simulation before the task resets (nil: the parameters stay as they
-    /// are). The nominal parameters are the ones the simulation had when this was set.
+    /// the episode seed are applied to the simulation before the task resets. The nominal parameters are the ones
+    /// the simulation had when it was first set; setting nil puts them back.
     public var randomization: DomainRandomization? {
-        didSet { randomizationNominal = randomization == nil ? nil : (randomizationNominal ?? simulation.parameters) }
+        didSet {
+            if randomization == nil, let nominal = randomizationNominal {
+                try? simulation.apply(nominal)  // the parameters the simulation had before: valid
+                randomizationNominal = nil
+                episodeParameters = nil
+            } else if randomization != nil, randomizationNominal == nil {
+                randomizationNominal = simulation.parameters
+            }
+        }
     }
     private var randomizationNominal: PhysicsParameters?
     /// The parameters drawn for the current episode (nil without randomization).

@@ -240,6 +240,11 @@ struct EnvironmentsTests {
         #expect(env.simulation.parameters == a && env.episodeParameters == a)
         _ = env.reset(seed: 8)
         #expect(env.simulation.parameters == c)
+        env.randomization = nil  // back to the nominal parameters
+        #expect(env.simulation.parameters == nominal && env.episodeParameters == nil)
+        env.randomization = spec
+        _ = env.reset(seed: 7)
+        #expect(env.simulation.parameters == a)
         // bad specs are refused by their cross-checks
         var bad = DomainRandomization()
         bad.groundFriction = ParameterDistribution(.uniform, 1.2, 0.5)
