@@ -3,15 +3,26 @@ import Dynamics
 import Environments
 import Foundation
 import Planning
+import Robots
 
 /// The simulator itself as a planning model: candidate action sequences are rolled out in worker copies of
 /// the environment restored to the current snapshot (bit-exact), in parallel, one ODE world per worker.
 /// A candidate's cost is −Σ reward over the horizon, plus `terminationPenalty` for every step left when
 /// the rollout terminates (a fall), plus `safetyWeight` · Σ cost (the safety cost).
+///
+/// Planning worlds: the workers restore the controlled environment's snapshot, which carries its physical
+/// parameters; `worlds` replaces them after every restore — one set (plan with the nominal model while the
+/// controlled robot is randomized, so the planner does not see the true parameters), or several (robust MPC:
+/// every candidate is rolled out in each world, the same worlds for every candidate, and its cost is the mean
+/// over them, or the mean of the worst `cvarFraction` of them).
 public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
     public let workers: [E]
     public var terminationPenalty: Double
     public var safetyWeight: Double
+    /// Physical parameters to plan in (nil: the snapshot's own). Needs `E: DomainRandomizable`.
+    public var worlds: [PhysicsParameters]?
+    /// CVaR level over the worlds: 1 averages all of them; 0.25 averages the worst quarter.
+    public var cvarFraction: Double = 1
 
     /// - Parameters:
     ///   - make: builds one environment (same configuration as the controlled one).
@@ -34,24 +45,40 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
                 let env = self.workers[k]
                 var c = k
                 var action = [Double](repeating: 0, count: A)
+                let worlds: [PhysicsParameters?] = self.worlds ?? [nil]
+                var perWorld = [Double](repeating: 0, count: worlds.count)
                 while c < count {
-                    env.restore(start.value)
-                    var cost = 0.0
-                    for t in 0..<horizon {
-                        let base = (c * horizon + t) * A
-                        for d in 0..<A { action[d] = population[base + d] }
-                        let r = env.step(action)
-                        cost -= r.reward
-                        cost += self.safetyWeight * r.cost
-                        if r.terminated { cost += self.terminationPenalty * Double(horizon - t); break }
-                        if r.truncated { break }
+                    for (i, world) in worlds.enumerated() {
+                        env.restore(start.value)
+                        if let world, let settable = env as? any DomainRandomizable { try? settable.applyParameters(world) }
+                        var cost = 0.0
+                        for t in 0..<horizon {
+                            let base = (c * horizon + t) * A
+                            for d in 0..<A { action[d] = population[base + d] }
+                            let r = env.step(action)
+                            cost -= r.reward
+                            cost += self.safetyWeight * r.cost
+                            if r.terminated { cost += self.terminationPenalty * Double(horizon - t); break }
+                            if r.truncated { break }
+                        }
+                        perWorld[i] = cost
                     }
-                    box.value[c] = cost
+                    box.value[c] = Self.aggregate(perWorld, cvarFraction: self.cvarFraction)
                     c += w
                 }
             }
         }
         return out
+    }
+}
+
+extension SimulatorRollouts {
+    /// The mean of the worst ⌈fraction · n⌉ costs (CVaR; fraction 1: the mean).
+    static func aggregate(_ costs: [Double], cvarFraction: Double) -> Double {
+        guard costs.count > 1 else { return costs.first ?? 0 }
+        let k = max(1, Int((cvarFraction * Double(costs.count)).rounded(.up)))
+        let worst = costs.sorted(by: >).prefix(k)
+        return worst.reduce(0, +) / Double(worst.count)
     }
 }
 

@@ -209,9 +209,16 @@ public final class VectorEnv<E: Env>: @unchecked Sendable {
 /// Carries a non-Sendable value into a concurrent closure whose accesses are partitioned by index.
 struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
-/// An environment whose physical parameters can be randomized per episode (`RobotEnv`).
+/// An environment whose physical parameters can be randomized per episode or set (`RobotEnv`).
 public protocol DomainRandomizable: AnyObject {
     var randomization: DomainRandomization? { get set }
+    /// The simulation's current physical parameters.
+    var physicsParameters: PhysicsParameters { get }
+    /// Applies parameters to the live simulation (no rebuild). - Throws: `PhysicsParametersError`.
+    func applyParameters(_ p: PhysicsParameters) throws
 }
 
-extension RobotEnv: DomainRandomizable {}
+extension RobotEnv: DomainRandomizable {
+    public var physicsParameters: PhysicsParameters { simulation.parameters }
+    public func applyParameters(_ p: PhysicsParameters) throws { try simulation.apply(p) }
+}

@@ -7,6 +7,7 @@ import Foundation
 import Dynamics
 import Planning
 import Recording
+import Robots
 
 struct MPC: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,12 @@ struct MPC: ParsableCommand {
     @Option(help: "Override particles per candidate (learned model).") var particles: Int?
     @Option(help: "Override control steps per episode.") var maxSteps: Int?
     @Option(help: "Record every step in the log format (CSV); the run directory gets config.yaml.") var record: String?
+    @Option(help: "Randomize the controlled robot per episode with this spec (configs/randomization.yaml); the planner keeps the nominal model.")
+    var randomize: String?
+    @Option(help: "Robust MPC (simulator model): roll out every candidate in --robust-worlds worlds drawn from this spec and score it by their mean (or CVaR).")
+    var robust: String?
+    @Option(help: "With --robust: planning worlds (drawn once from seeds 0, 1, …).") var robustWorlds: Int = 4
+    @Option(help: "With --robust: CVaR level (1: mean over the worlds; 0.25: mean of the worst quarter).") var cvar: Double = 1
     @OptionGroup var viewOptions: ViewOptions
     @OptionGroup var runOptions: RunOptions
     @OptionGroup var eventOptions: EventOptions
@@ -55,12 +62,27 @@ struct MPC: ParsableCommand {
     /// MPC on the simulator (worker copies made by `make`), or on the learned ensemble `cfg.model` scored by the
     /// task's closed form.
     func plan<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ cfg: SimulatorMPCConfig, recordPath: String?, make: () throws -> RobotEnv<T>) throws {
+        let nominal = env.simulation.parameters
+        if let randomize { env.randomization = try ConfigLoader().load(DomainRandomization(), file: randomize) }
         guard !cfg.model.isEmpty else {
             let rollouts = try SimulatorRollouts(workers: cfg.workers, terminationPenalty: cfg.terminationPenalty,
                                                  safetyWeight: cfg.safetyWeight, make: make)
-            try go(env, model: .simulator(rollouts), cfg, recordPath: recordPath, describe: "simulator, \(cfg.workers) workers")
+            var describe = "simulator, \(cfg.workers) workers"
+            if let robust {
+                guard (1...64).contains(robustWorlds), cvar > 0, cvar <= 1 else {
+                    throw ValidationError("--robust-worlds must be in 1…64 and --cvar in (0, 1]")
+                }
+                let spec = try ConfigLoader().load(DomainRandomization(), file: robust)
+                rollouts.worlds = (0..<robustWorlds).map { spec.sample(nominal: nominal, seed: UInt64($0)) }
+                rollouts.cvarFraction = cvar
+                describe += ", robust over \(robustWorlds) worlds of \(robust) (\(cvar == 1 ? "mean" : "CVaR \(cvar)"))"
+            } else if randomize != nil {
+                rollouts.worlds = [nominal]  // the planner must not see the randomized robot's parameters
+            }
+            try go(env, model: .simulator(rollouts), cfg, recordPath: recordPath, describe: describe)
             return
         }
+        if robust != nil { throw ValidationError("--robust plans in simulated worlds; it does not apply to a learned model (--model)") }
         let ensemble = try ProbabilisticEnsemble.load(from: URL(fileURLWithPath: cfg.model))
         // the model's data must mean what this run's commands mean (e.g. the arm's control mode)
         for (key, value) in env.task.modelProvenance.sorted(by: { $0.key < $1.key }) {

@@ -222,6 +222,10 @@ struct ConfigLoaderTests {
                 #expect(c.algorithm == .sac && c.env == .pendulumSwingUp && c.pendulum.maxTorque == PendulumSwingUpConfig().maxTorque)
             },
             "randomization.yaml": { let c = try ConfigLoader().load(DomainRandomization(), file: $0); #expect(c == DomainRandomization()) },
+            "randomization-arm-test.yaml": {
+                let c = try ConfigLoader().load(DomainRandomization(), file: $0)
+                #expect(c.massScale == ParameterDistribution(.logUniform, 0.5, 2) && c.jointDamping.high == 0.3 && c.latency.distribution == .none)
+            },
             "randomization-test.yaml": {
                 let c = try ConfigLoader().load(DomainRandomization(), file: $0)
                 #expect(c.groundFriction == ParameterDistribution(.uniform, 0.4, 1.2) && c.strength.low == 0.7 && c.jointDamping.distribution == .none)

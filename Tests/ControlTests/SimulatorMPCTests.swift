@@ -2,6 +2,7 @@ import ControlCore
 import Environments
 import Foundation
 import Planning
+import Robots
 import Testing
 @testable import Control
 
@@ -23,6 +24,39 @@ struct SimulatorMPCTests {
         #expect(a == b)
         #expect(a.allSatisfy { $0.isFinite })
         #expect(env.observation() == before)
+    }
+
+    @Test("planning worlds: a randomized robot's own parameters stay hidden, and robust costs are the mean (or CVaR) over the worlds")
+    func planningWorlds() throws {
+        let env = try ArmReachEnv(seed: 3)
+        let nominal = env.simulation.parameters
+        var heavy = nominal, light = nominal
+        for i in heavy.bodies.indices { heavy.bodies[i].scaleMass(by: 1.6); light.bodies[i].scaleMass(by: 0.6) }
+        var rng = SeededRNG(seed: 2)
+        let horizon = 6, count = 5
+        let population = (0..<(count * horizon * 7)).map { _ in rng.uniform(-1, 1) }
+        let rollouts = try SimulatorRollouts(workers: 2) { try ArmReachEnv(seed: 3) }
+        _ = env.reset(seed: 3)
+        let nominalCosts = rollouts.costs(from: env.snapshot(), population: population, count: count, horizon: horizon)
+        // the controlled robot is heavy: its snapshot carries that; planning in [nominal] gives the nominal costs
+        try env.simulation.apply(heavy)
+        let heavySnapshot = env.snapshot()
+        let seen = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        rollouts.worlds = [nominal]
+        let hidden = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        #expect(seen != nominalCosts && hidden == nominalCosts)
+        // robust: the mean over the worlds, and CVaR 0.5 of two worlds the worse one
+        rollouts.worlds = [heavy]; let h = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        rollouts.worlds = [light]; let l = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        rollouts.worlds = [heavy, light]
+        let mean = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        rollouts.cvarFraction = 0.5
+        let worst = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        for c in 0..<count {
+            #expect(abs(mean[c] - (h[c] + l[c]) / 2) < 1e-9 * max(1, abs(mean[c])))
+            #expect(worst[c] == max(h[c], l[c]))
+        }
+        #expect(h != l)
     }
 
     @Test("a short CEM-MPC run brings the arm's end effector much closer to its target")
