@@ -27,6 +27,9 @@ public struct PETSConfig: Codable, Sendable {
     /// events and state.json — everything needed to resume.
     public var output: String = "out/pets-arm"
     public var seed: UInt64 = 0
+    /// Domain randomization of the real episodes — data and evaluation — (a spec file such as
+    /// `configs/randomization.yaml`; empty: none): the model learns from robots drawn per episode (docs/SYSID.md).
+    public var randomize: String = ""
     /// Episodes of uniform random actions before the first fit (PETS: 1).
     public var randomEpisodes: Int = 1
     /// MPC episodes (each followed by a refit); total data = randomEpisodes + iterations episodes.

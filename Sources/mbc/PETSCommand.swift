@@ -5,6 +5,7 @@ import ControlCore
 import Dynamics
 import Environments
 import Foundation
+import Robots
 import Planning
 
 struct PETS: ParsableCommand {
@@ -17,6 +18,8 @@ struct PETS: ParsableCommand {
     var runDir: String?
     @Option(help: "Override the number of MPC iterations.") var iterations: Int?
     @Option(help: "Override the evaluation episodes after the last iteration (0: none).") var evaluationEpisodes: Int?
+    @Option(help: "Domain randomization of the real episodes (a spec such as configs/randomization.yaml; the config's randomize).")
+    var randomize: String?
     @Flag(help: "Continue the run found in the run directory (after a kill); refused when its config.yaml differs from this run's settings (other than iterations and the evaluation).") var resume = false
     @Flag(help: "With --resume, continue even though the settings differ from the stored config.yaml (which is replaced).") var forceConfig = false
     @OptionGroup var eventOptions: EventOptions
@@ -25,7 +28,8 @@ struct PETS: ParsableCommand {
     func run() throws {
         eventOptions.activate()
         var cfg = try configOptions.load(PETSConfig(), extra: override("output", string: runDir, option: "run-dir")
-            + override("iterations", iterations, option: "iterations") + override("evaluationEpisodes", evaluationEpisodes, option: "evaluation-episodes"))
+            + override("iterations", iterations, option: "iterations") + override("evaluationEpisodes", evaluationEpisodes, option: "evaluation-episodes")
+            + override("randomize", string: randomize, option: "randomize"))
         switch cfg.env {
         case .armReach: cfg.arm.robot = try configOptions.locate(cfg.arm.robot)
         case .quadrupedWalk: cfg.quadruped.robot = try configOptions.locate(cfg.quadruped.robot)
@@ -46,6 +50,9 @@ struct PETS: ParsableCommand {
     }
 
     func go<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ cfg: PETSConfig) throws {
+        if !cfg.randomize.isEmpty {
+            env.randomization = try ConfigLoader().load(DomainRandomization(), file: try configOptions.locate(cfg.randomize))
+        }
         let runner = PETSRunner(config: cfg, env: env)
         let tty = isatty(2) != 0
         func status(_ line: String) {

@@ -31,6 +31,17 @@ struct RandomizeCLITests {
         #expect(t.status == 0 && t.stdout.contains("training episodes randomized"), "\(t.stderr)")
         let stored = try String(contentsOfFile: run + "/config.yaml", encoding: .utf8)
         #expect(stored.contains("randomize: configs/randomization.yaml"), "\(stored)")
+        // pets keeps the spec in its config (for --resume); mpc plans robustly over drawn worlds
+        let petsConfig = dir.appendingPathComponent("pets.yaml")
+        try tinyPETS.write(to: petsConfig, atomically: true, encoding: .utf8)
+        let petsRun = dir.appendingPathComponent("pets").path
+        let p = try mbc(["pets", "--config", petsConfig.path, "--run-dir", petsRun, "--randomize", "configs/randomization.yaml", "--json"])
+        #expect(p.status == 0, "\(p.stderr)")
+        #expect(try String(contentsOfFile: petsRun + "/config.yaml", encoding: .utf8).contains("randomize: configs/randomization.yaml"))
+        let m = try mbc(["mpc", "--config", "configs/mpc-arm.yaml", "--episodes", "1", "--set", "maxSteps=3", "--set", "planner.horizon=3",
+                         "--set", "planner.cem.populationSize=8", "--set", "planner.cem.eliteCount=2",
+                         "--randomize", "configs/randomization-arm-test.yaml", "--robust", "configs/randomization-arm-test.yaml", "--robust-worlds", "2", "--cvar", "0.5"])
+        #expect(m.status == 0 && m.stdout.contains("robust over 2 worlds of configs/randomization-arm-test.yaml (CVaR 0.5)"), "\(m.stderr)")
         let r = try mbc(["simulate", "--robot", "robots/arm.urdf", "--base", "fixed", "--episodes", "1", "--steps", "5", "--randomize", "configs/randomization.yaml"])
         #expect(r.status == 0, "\(r.stderr)")
     }
