@@ -55,6 +55,23 @@ public struct TwinCritic: Trainable, Sendable {
         try q2.forEachParameter(body)
     }
 
+    /// The gradients of ½ Σ_j mean (Q_j(input) − y)² (the twin critics regressed to one target y, one value per
+    /// row), written into both critics' gradients (zeroed first); returns the loss. The caller steps the optimizer.
+    public mutating func regressionGradients(_ input: Matrix, target y: [Float]) -> Double {
+        let b = input.rows
+        precondition(y.count == b, "TwinCritic: \(y.count) targets for \(b) rows")
+        zeroGrad()
+        var loss = 0.0
+        func gradient(_ q: Matrix) -> Matrix {
+            Matrix(rows: b, cols: 1) { g in
+                for i in 0..<b { let e = q.storage[i] - y[i]; g[i] = e / Float(b); loss += 0.5 * Double(e * e) / Double(b) }
+            }
+        }
+        q1.accumulateGradients(gradient(q1.forward(input)))
+        q2.accumulateGradients(gradient(q2.forward(input)))
+        return loss
+    }
+
     /// Which of the two estimates a row uses: the lower (rewards: clipped double-Q, Fujimoto et al. 2018) or the
     /// higher (costs: the pessimistic one). Ties go to Q₁.
     public enum Pick: Sendable { case lower, higher }
@@ -164,19 +181,8 @@ public struct SACAgent: Sendable {
 
         // 2. critics: ½ Σ_j mean (Q_j − y)²
         let input = batch.observations.concatenatingColumns(batch.actions)
-        critic.zeroGrad()
-        let q1 = critic.q1.forward(input), q2 = critic.q2.forward(input)
-        var loss = 0.0
-        let g1 = Matrix(rows: b, cols: 1) { g in
-            for i in 0..<b { let e = q1.storage[i] - target[i]; g[i] = e / Float(b); loss += 0.5 * Double(e * e) / Double(b) }
-        }
-        let g2 = Matrix(rows: b, cols: 1) { g in
-            for i in 0..<b { let e = q2.storage[i] - target[i]; g[i] = e / Float(b); loss += 0.5 * Double(e * e) / Double(b) }
-        }
-        critic.q1.accumulateGradients(g1)
-        critic.q2.accumulateGradients(g2)
+        stats.criticLoss = critic.regressionGradients(input, target: target)
         criticOptimizer.step(&critic)
-        stats.criticLoss = loss
         if safety != nil {
             stats.costCriticLoss = safety!.fit(batch: batch, input: input, nextInput: nextInput)
         }

@@ -96,19 +96,7 @@ public struct SafetyCritic: Sendable {
         let y = (0..<b).map { i in
             batch.costs[i] + gamma * (1 - batch.terminals[i]) * max(0, max(next1[i], next2[i])) + batch.terminals[i] * absorbing
         }
-        critic.zeroGrad()
-        var loss = 0.0
-        for k in 0..<2 {
-            let q = k == 0 ? critic.q1.forward(input) : critic.q2.forward(input)
-            let g = Matrix(rows: b, cols: 1) { g in
-                for i in 0..<b {
-                    let e = q.storage[i] - y[i]
-                    g[i] = e / Float(b)
-                    loss += 0.5 * Double(e * e) / Double(b)
-                }
-            }
-            if k == 0 { critic.q1.accumulateGradients(g) } else { critic.q2.accumulateGradients(g) }
-        }
+        let loss = critic.regressionGradients(input, target: y)
         optimizer.step(&critic)
         return loss
     }
