@@ -53,12 +53,7 @@ public struct FourierTrajectory: Sendable {
             // peak excursion and speed over one period at unit scale
             var peak = 0.0, peakSpeed = 0.0
             for t in stride(from: 0.0, to: period, by: 0.001) {
-                var x = 0.0, v = 0.0
-                for l in 1...settings.harmonics {
-                    let w = Double(l) * wf
-                    x += (aj[l - 1] * sin(w * t) - bj[l - 1] * cos(w * t)) / w
-                    v += aj[l - 1] * cos(w * t) + bj[l - 1] * sin(w * t)
-                }
+                let (x, v) = Self.excursion(aj, bj, wf: wf, t: t)
                 peak = max(peak, abs(x)); peakSpeed = max(peakSpeed, abs(v))
             }
             let limitSpeed = (joint.limit?.velocity ?? 0) > 0 ? joint.limit!.velocity : 2.0
@@ -71,18 +66,25 @@ public struct FourierTrajectory: Sendable {
         for _ in 0..<20 {
             var lowest = Double.infinity
             for t in stride(from: 0.0, to: period, by: 0.01) {
-                let q = center.indices.map { i in
-                    center[i] + shrink * (1...settings.harmonics).reduce(0.0) { sum, l in
-                        let w = Double(l) * wf
-                        return sum + (a[i][l - 1] * sin(w * t) - b[i][l - 1] * cos(w * t)) / w
-                    }
-                }
+                let q = center.indices.map { i in center[i] + shrink * Self.excursion(a[i], b[i], wf: wf, t: t).x }
                 for pose in model.forwardKinematics(base: .identity, q: q).dropFirst() { lowest = min(lowest, pose.position.z) }
             }
             if lowest >= settings.clearance { break }
             shrink *= 0.8
         }
         self.center = center; self.a = a.map { $0.map { $0 * shrink } }; self.b = b.map { $0.map { $0 * shrink } }
+    }
+
+    /// One joint's series without its centre at time t: Σ_l (a_l sin lω_f t − b_l cos lω_f t)/(lω_f) and its
+    /// derivative Σ_l (a_l cos lω_f t + b_l sin lω_f t).
+    static func excursion(_ a: [Double], _ b: [Double], wf: Double, t: Double) -> (x: Double, v: Double) {
+        var x = 0.0, v = 0.0
+        for l in 1...a.count {
+            let w = Double(l) * wf
+            x += (a[l - 1] * sin(w * t) - b[l - 1] * cos(w * t)) / w
+            v += a[l - 1] * cos(w * t) + b[l - 1] * sin(w * t)
+        }
+        return (x, v)
     }
 
     /// Desired positions, velocities and accelerations at time t (s).
