@@ -2,6 +2,7 @@ import ControlCore
 import Dynamics
 import Environments
 import Foundation
+import Physics
 import Planning
 import Robots
 
@@ -19,8 +20,8 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
     public let workers: [E]
     public var terminationPenalty: Double
     public var safetyWeight: Double
-    /// Physical parameters to plan in (nil: the snapshot's own). Needs `E: DomainRandomizable`.
-    public var worlds: [PhysicsParameters]?
+    /// Physical parameters to plan in (nil: the snapshot's own); set by `plan(in:)`, which checks them.
+    public private(set) var worlds: [PhysicsParameters]?
     /// CVaR level over the worlds: 1 averages all of them; 0.25 averages the worst quarter.
     public var cvarFraction: Double = 1
 
@@ -31,6 +32,24 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
         workers = try (0..<max(1, count)).map { _ in try make() }
         self.terminationPenalty = terminationPenalty
         self.safetyWeight = safetyWeight
+    }
+
+    /// Plans in `worlds` from now on (nil: in the snapshot's own parameters). Every world is applied once to every
+    /// worker here, so a world the simulation refuses, or workers that cannot take parameters, are an error now
+    /// rather than a planner that silently falls back to the controlled robot's true parameters.
+    /// - Throws: `SimulationError.invalidDescription` for workers without settable parameters;
+    ///   `PhysicsParametersError` for a world that does not fit the robot.
+    public func plan(in worlds: [PhysicsParameters]?) throws {
+        if let worlds {
+            guard !worlds.isEmpty else { throw SimulationError.invalidDescription("planning worlds: none given") }
+            for env in workers {
+                guard let settable = env as? any DomainRandomizable else {
+                    throw SimulationError.invalidDescription("planning worlds need workers whose physical parameters can be set (\(E.self) cannot)")
+                }
+                for world in worlds { try settable.applyParameters(world) }
+            }
+        }
+        self.worlds = worlds
     }
 
     /// Costs of `count` sequences (count × horizon × A, normalized actions) from `snapshot`.
@@ -50,7 +69,11 @@ public final class SimulatorRollouts<E: RobotEnvironment>: @unchecked Sendable {
                 while c < count {
                     for (i, world) in worlds.enumerated() {
                         env.restore(start.value)
-                        if let world, let settable = env as? any DomainRandomizable { try? settable.applyParameters(world) }
+                        if let world {
+                            do { try (env as! any DomainRandomizable).applyParameters(world) } catch {
+                                preconditionFailure("planning world refused after plan(in:) accepted it: \(error)")
+                            }
+                        }
                         var cost = 0.0
                         for t in 0..<horizon {
                             let base = (c * horizon + t) * A

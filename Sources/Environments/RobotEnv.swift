@@ -212,13 +212,10 @@ struct UncheckedBox<T>: @unchecked Sendable { let value: T; init(_ v: T) { value
 /// An environment whose physical parameters can be randomized per episode or set (`RobotEnv`).
 public protocol DomainRandomizable: AnyObject {
     var randomization: DomainRandomization? { get set }
-    /// The simulation's current physical parameters.
-    var physicsParameters: PhysicsParameters { get }
     /// Applies parameters to the live simulation (no rebuild). - Throws: `PhysicsParametersError`.
     func applyParameters(_ p: PhysicsParameters) throws
 }
 
 extension RobotEnv: DomainRandomizable {
-    public var physicsParameters: PhysicsParameters { simulation.parameters }
     public func applyParameters(_ p: PhysicsParameters) throws { try simulation.apply(p) }
 }

@@ -73,11 +73,11 @@ struct MPC: ParsableCommand {
                     throw ValidationError("--robust-worlds must be in 1…64 and --cvar in (0, 1]")
                 }
                 let spec = try ConfigLoader().load(DomainRandomization(), file: robust)
-                rollouts.worlds = (0..<robustWorlds).map { spec.sample(nominal: nominal, seed: UInt64($0)) }
+                try rollouts.plan(in: (0..<robustWorlds).map { spec.sample(nominal: nominal, seed: UInt64($0)) })
                 rollouts.cvarFraction = cvar
                 describe += ", robust over \(robustWorlds) worlds of \(robust) (\(cvar == 1 ? "mean" : "CVaR \(cvar)"))"
             } else if randomize != nil {
-                rollouts.worlds = [nominal]  // the planner must not see the randomized robot's parameters
+                try rollouts.plan(in: [nominal])  // the planner must not see the randomized robot's parameters
             }
             try go(env, model: .simulator(rollouts), cfg, recordPath: recordPath, describe: describe)
             return

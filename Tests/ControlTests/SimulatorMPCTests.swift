@@ -42,13 +42,13 @@ struct SimulatorMPCTests {
         try env.simulation.apply(heavy)
         let heavySnapshot = env.snapshot()
         let seen = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
-        rollouts.worlds = [nominal]
+        try rollouts.plan(in: [nominal])
         let hidden = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
         #expect(seen != nominalCosts && hidden == nominalCosts)
         // robust: the mean over the worlds, and CVaR 0.5 of two worlds the worse one
-        rollouts.worlds = [heavy]; let h = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
-        rollouts.worlds = [light]; let l = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
-        rollouts.worlds = [heavy, light]
+        try rollouts.plan(in: [heavy]); let h = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        try rollouts.plan(in: [light]); let l = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
+        try rollouts.plan(in: [heavy, light])
         let mean = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
         rollouts.cvarFraction = 0.5
         let worst = rollouts.costs(from: heavySnapshot, population: population, count: count, horizon: horizon)
@@ -57,6 +57,10 @@ struct SimulatorMPCTests {
             #expect(worst[c] == max(h[c], l[c]))
         }
         #expect(h != l)
+        // a world of another robot is refused when it is set, not silently ignored while planning
+        let quadruped = try QuadrupedWalkEnv(seed: 0).simulation.parameters
+        #expect(throws: (any Error).self) { try rollouts.plan(in: [quadruped]) }
+        #expect(rollouts.worlds == [heavy, light])
     }
 
     @Test("a short CEM-MPC run brings the arm's end effector much closer to its target")
