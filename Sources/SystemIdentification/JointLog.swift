@@ -60,18 +60,13 @@ public struct JointLog: Sendable {
             throw SystemIdentificationError.invalidInput("\(source): no '\(LogColumns.timestamp)' column")
         }
         let hasVelocity = joints.allSatisfy { table.hasColumn(LogColumns.jointVelocity($0)) }
-        let time = try table.column(LogColumns.timestamp)
-        let positions = try joints.map { try table.column(LogColumns.jointPosition($0)) }
-        let velocities = hasVelocity ? try joints.map { try table.column(LogColumns.jointVelocity($0)) } : nil
-        let torques = try joints.map { try table.column(useEffort ? LogColumns.jointEffort($0) : LogColumns.action($0)) }
-        // non-finite values, with the row (1-based data row + header line)
-        for (name, columns) in [("position", positions), ("torque", torques)] + (velocities.map { [("velocity", $0)] } ?? []) {
-            for (j, column) in columns.enumerated() {
-                if let r = column.firstIndex(where: { !$0.isFinite }) {
-                    throw SystemIdentificationError.invalidInput("\(source): line \(r + 2): \(name) of \(joints[j]) is \(column[r])")
-                }
-            }
-        }
+        let torqueColumn = useEffort ? LogColumns.jointEffort : LogColumns.action
+        let read = try finiteColumns(table, [LogColumns.timestamp] + joints.map(LogColumns.jointPosition) + joints.map(torqueColumn)
+                                     + (hasVelocity ? joints.map(LogColumns.jointVelocity) : []), source: source)
+        let time = read[LogColumns.timestamp]!
+        let positions = joints.map { read[LogColumns.jointPosition($0)]! }
+        let velocities = hasVelocity ? joints.map { read[LogColumns.jointVelocity($0)]! } : nil
+        let torques = joints.map { read[torqueColumn($0)]! }
         episodes = try uniformEpisodes(table, time: time, source: source).map { range, dt in
             Episode(dt: dt, q: positions.map { Array($0[range]) }, qd: velocities?.map { Array($0[range]) },
                            tau: torques.map { Array($0[range]) })
@@ -108,4 +103,18 @@ func uniformEpisodes(_ table: LogTable, time: [Double], source: String) throws -
         }
         return (range, dt)
     }
+}
+
+/// The named columns of a log, after checking that every value is finite (else the line and column are named: a
+/// table read by `LogReader` has been checked already, one built in memory has not).
+func finiteColumns(_ table: LogTable, _ names: [String], source: String) throws -> [String: [Double]] {
+    var out: [String: [Double]] = [:]
+    for name in names {
+        let column = try table.column(name)
+        if let r = column.firstIndex(where: { !$0.isFinite }) {
+            throw SystemIdentificationError.invalidInput("\(source): line \(r + 2): \(name) is \(column[r])")
+        }
+        out[name] = column
+    }
+    return out
 }

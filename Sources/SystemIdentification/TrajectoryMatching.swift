@@ -46,13 +46,8 @@ public struct FloatingBaseLog: Sendable {
         guard missing.isEmpty else {
             throw SystemIdentificationError.invalidInput("\(source): missing columns \(missing.prefix(6).joined(separator: ", "))\(missing.count > 6 ? " … (\(missing.count) in all)" : "") (trajectory matching needs the base state, the joint states and the commands)")
         }
-        let columns = try needed.map { try table.column($0) }
-        for (c, column) in columns.enumerated() {
-            if let r = column.firstIndex(where: { !$0.isFinite }) {
-                throw SystemIdentificationError.invalidInput("\(source): line \(r + 2): \(needed[c]) is \(column[r])")
-            }
-        }
-        func col(_ name: String) -> [Double] { columns[needed.firstIndex(of: name)!] }
+        let columns = try finiteColumns(table, needed, source: source)
+        func col(_ name: String) -> [Double] { columns[name]! }
         let time = col(LogColumns.timestamp)
         let episodes = try uniformEpisodes(table, time: time, source: source).map { range, dt -> Episode in
             func vec(_ names: [String], _ r: Int) -> Vec3 { Vec3(col(names[0])[r], col(names[1])[r], col(names[2])[r]) }

@@ -193,6 +193,10 @@ func syntheticLog(model: RobotModel, parameters pi: [Double], seconds: Double, r
         let row = [Double](repeating: 0, count: columns.count)
         let table = try LogTable(columns: columns, values: columns.indices.map { c in (0..<10).map { Double($0) * 0.01 * (c == 0 ? 1 : 0) + row[c] } })
         _ = try JointLog(table: table, model: model, source: "ok.csv")
+        var withNaN = columns.indices.map { c in (0..<10).map { Double($0) * 0.01 * (c == 0 ? 1 : 0) } }
+        withNaN[2][3] = .nan
+        let nanTable = try LogTable(columns: columns, values: withNaN)
+        #expect { _ = try JointLog(table: nanTable, model: model, source: "n.csv") } throws: { "\($0)".contains("n.csv: line 5: \(columns[2]) is nan") }
         columns.removeAll { $0 == LogColumns.jointPosition("joint3") }
         let missing = try LogTable(columns: columns, values: columns.indices.map { c in (0..<10).map { Double($0) * 0.01 * (c == 0 ? 1 : 0) } })
         #expect { _ = try JointLog(table: missing, model: model, source: "m.csv") } throws: { "\($0)".contains("joint_state.position.joint3") && "\($0)".contains("m.csv") }
