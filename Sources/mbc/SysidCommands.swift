@@ -105,8 +105,7 @@ struct Sysid: ParsableCommand {
         let log = try JointLog.read(url: URL(fileURLWithPath: data), model: model)
         var settings = IdentificationSettings()
         settings.cutoff = cutoff; settings.sampleRate = sampleRate
-        var world = WorldSettings(); world.solver = .exact; world.ground = false
-        let nominal = try RobotSimulation(model: model, settings: world, base: .fixed).nominalParameters
+        let nominal = try fixedBaseParameters(model)
         let start = Date()
         let result = try InverseDynamicsIdentification(model: model, nominal: nominal, settings: settings).identify(log)
         let seconds = Date().timeIntervalSince(start)
@@ -133,16 +132,14 @@ extension Sysid {
         settings.robot = robot
         let model = try RobotModel(contentsOf: resolveResource(robot))
         let log = try FloatingBaseLog.read(url: URL(fileURLWithPath: data), model: model)
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        let tasks = try (0..<workers).map { _ in try QuadrupedWalkTask(config: settings) }
         var matchingSettings = TrajectoryMatchingSettings()
         matchingSettings.segment = segment
-        let matching = TrajectoryMatching(simulations: tasks.map(\.simulation), substeps: tasks[0].substeps, log: log, settings: matchingSettings)
+        let matching = try quadrupedMatching(settings, log: log, matchingSettings)
         let start = Date()
         let result = matching.identify(fit) { say("sysid: \($0)") }
         let seconds = Date().timeIntervalSince(start)
         say(String(format: "sysid: %@ from %@ (%d episodes, %d rows), trajectory matching restarting every %d steps, %d simulations in %.1f s on %d workers",
-                   model.name, data, log.episodes.count, log.episodes.reduce(0) { $0 + $1.count }, segment, result.evaluations, seconds, workers))
+                   model.name, data, log.episodes.count, log.episodes.reduce(0) { $0 + $1.count }, segment, result.evaluations, seconds, matching.simulations.count))
         say(matchingTable(result))
         if let outParams {
             var yaml = "# mbc sysid --params: \(fit.map(\.rawValue).sorted().joined(separator: ",")) from \(data)\n"
@@ -159,6 +156,20 @@ extension Sysid {
                        "evaluations": result.evaluations, "seconds": seconds])
         }
     }
+}
+
+/// Trajectory matching on the quadruped-walk simulator of `config`, one simulation per core (at most 8).
+func quadrupedMatching(_ config: QuadrupedWalkConfig, log: FloatingBaseLog,
+                       _ settings: TrajectoryMatchingSettings = TrajectoryMatchingSettings()) throws -> TrajectoryMatching {
+    let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+    let tasks = try (0..<workers).map { _ in try QuadrupedWalkTask(config: config) }
+    return TrajectoryMatching(simulations: tasks.map(\.simulation), substeps: tasks[0].substeps, log: log, settings: settings)
+}
+
+/// The URDF's physical parameters of a robot mounted on a fixed base (what identification starts from).
+func fixedBaseParameters(_ model: RobotModel) throws -> PhysicsParameters {
+    var world = WorldSettings(); world.solver = .exact; world.ground = false
+    return try RobotSimulation(model: model, settings: world, base: .fixed).nominalParameters
 }
 
 func matchingTable(_ r: MatchingResult) -> String {
@@ -200,9 +211,7 @@ extension BenchSysid {
                    rollout.episodes.compactMap(\.meanForwardSpeed).reduce(0, +) / Double(max(rollout.episodes.count, 1)), logURL.path))
         let model = env.task.simulation.model
         let log = try FloatingBaseLog.read(url: logURL, model: model)
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        let tasks = try (0..<workers).map { _ in try QuadrupedWalkTask(config: config) }
-        let matching = TrajectoryMatching(simulations: tasks.map(\.simulation), substeps: tasks[0].substeps, log: log)
+        let matching = try quadrupedMatching(config, log: log)
         let t1 = Date()
         let result = matching.identify(Set(MatchedParameter.allCases)) { say("  \($0)") }
         let t2 = Date()
@@ -212,7 +221,7 @@ extension BenchSysid {
         let latency = Int(result.estimates[.latency] ?? -1)
         say(String(format: "truth: friction 0.5, strength 0.85, latency 2 → errors %+.1f %%, %+.1f %%, latency %d (%@)", 100 * frictionError, 100 * strengthError,
                    latency, latency == 2 ? "exact" as NSString : "wrong" as NSString))
-        say(String(format: "log %.1f s, identification %.1f s (%d simulations of the log on %d workers)", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), result.evaluations, workers))
+        say(String(format: "log %.1f s, identification %.1f s (%d simulations of the log on %d workers)", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1), result.evaluations, matching.simulations.count))
         if common.json {
             printJSON(["command": "bench sysid --quadruped", "friction": result.estimates[.groundFriction] ?? .nan, "strength": result.estimates[.strength] ?? .nan,
                        "latency": latency, "friction_error": frictionError, "strength_error": strengthError, "latency_exact": latency == 2,
@@ -271,8 +280,7 @@ struct BenchSysid: ParsableCommand {
     func run() throws {
         if quadruped { return try runQuadruped() }
         let model = try RobotModel(contentsOf: resolveResource(robot))
-        var world = WorldSettings(); world.solver = .exact; world.ground = false
-        let nominal = try RobotSimulation(model: model, settings: world, base: .fixed).nominalParameters
+        let nominal = try fixedBaseParameters(model)
         // the "real" robot: each body's mass (and inertia, same density) ×(1 ± 0.3), sign drawn per body;
         // damping ×2; Coulomb friction 0.05 → 0.12 N·m (×2.4)
         var rng = SeededRNG(seed: seed &+ 77)
