@@ -267,18 +267,32 @@ public struct InverseDynamicsIdentification: Sendable {
     }
 
     /// Positions (in `regressor.bodies`) of the bodies whose parameters are not physical: mass ≤ 0, or an inertia
-    /// about the centre of mass that is not positive definite or breaks the triangle inequality.
+    /// about the centre of mass that `physicalInertia` would change.
     func unphysicalBodies(_ pi: [Double]) -> [Int] {
         let params = regressor.physicsParameters(pi, base: nominal)
         return regressor.bodies.indices.filter { k in
             guard pi[10 * k] > 0 else { return true }
             let name = regressor.model.bodies[regressor.bodies[k]].name
             guard let body = params.bodies.first(where: { $0.name == name }) else { return false }
-            var values = [0.0, 0, 0], vectors = [Double](repeating: 0, count: 9)
-            _ = la_symmetric_eigen(3, body.inertia.rowMajor, &values, &vectors)
-            let tolerance = 1e-9 * max(values.reduce(0, +), 1e-12)
-            return values[0] <= 0 || values[2] > values[0] + values[1] + tolerance
+            return Self.physicalInertia(body.inertia) != nil
         }
+    }
+
+    /// The nearest physical inertia tensor when `inertia` is not one (nil when it is): principal moments raised to
+    /// at least 10⁻⁶ of their sum and each lowered to at most the sum of the other two (the triangle inequality),
+    /// principal axes kept.
+    static func physicalInertia(_ inertia: Mat3) -> Mat3? {
+        var values = [0.0, 0, 0], vectors = [Double](repeating: 0, count: 9)
+        _ = la_symmetric_eigen(3, inertia.rowMajor, &values, &vectors)
+        var fixed = values.map { max($0, 1e-6 * max(values.reduce(0, +), 1e-6)) }
+        for e in 0..<3 { fixed[e] = min(fixed[e], fixed[(e + 1) % 3] + fixed[(e + 2) % 3]) }
+        guard fixed != values else { return nil }
+        var m = Mat3.zero
+        for e in 0..<3 {
+            let v = Vec3(vectors[e], vectors[3 + e], vectors[6 + e])
+            m = m + fixed[e] * RigidBodyRegressor.outer(v, v)
+        }
+        return m
     }
 
     /// Which parameters a normal matrix determines individually, which never act, and its rank.
@@ -338,19 +352,8 @@ public struct InverseDynamicsIdentification: Sendable {
                 throw SystemIdentificationError.notExcited("body '\(name)': mass estimated at \(pi[10 * k]) kg; the log does not determine it — excite the joints that carry it, or keep it fixed")
             }
             guard let i = params.bodies.firstIndex(where: { $0.name == name }) else { continue }
-            let inertia = params.bodies[i].inertia
-            var values = [0.0, 0, 0], vectors = [Double](repeating: 0, count: 9)
-            _ = la_symmetric_eigen(3, inertia.rowMajor, &values, &vectors)
-            var fixed = values.map { max($0, 1e-6 * max(values.reduce(0, +), 1e-6)) }
-            // triangle inequality of principal moments: each at most the sum of the other two
-            for e in 0..<3 { fixed[e] = min(fixed[e], fixed[(e + 1) % 3] + fixed[(e + 2) % 3]) }
-            if fixed != values {
-                var m = Mat3.zero
-                for e in 0..<3 {
-                    let v = Vec3(vectors[e], vectors[3 + e], vectors[6 + e])
-                    m = m + fixed[e] * RigidBodyRegressor.outer(v, v)
-                }
-                params.bodies[i].inertia = m
+            if let inertia = Self.physicalInertia(params.bodies[i].inertia) {
+                params.bodies[i].inertia = inertia
                 projected.append(name)
             }
         }
