@@ -52,3 +52,24 @@ extension LagrangianSettings: ConfigRanges {
         ]
     }
 }
+
+/// Allowed values of ``ShieldSettings``: margins in [−π, π] rad with the release at or above the trigger,
+/// 1…10⁶ recovery steps, recovery action components in [−1, 1] (normalized actions).
+extension ShieldSettings: ConfigRanges {
+    public static var ranges: [String: ConfigRange] {
+        [
+            "triggerMargin": ConfigRange(-Double.pi, Double.pi),
+            "releaseMargin": ConfigRange(-Double.pi, Double.pi),
+            "maxSteps": ConfigRange(1, 1e6),
+            "lookaheadSteps": ConfigRange(0, 1000),
+            "costCriticThreshold": ConfigRange(0, 1e9),
+            "candidates": ConfigRange(1, 4096),
+            "recoveryAction": ConfigRange(-1, 1),
+        ]
+    }
+    public func crossChecks() -> [ConfigViolation] {
+        releaseMargin < triggerMargin
+            ? [ConfigViolation(keyPath: "releaseMargin", message: "must be at least triggerMargin (\(triggerMargin)), or the shield would release a robot it has just taken over")]
+            : []
+    }
+}

@@ -42,6 +42,9 @@ public struct TrainConfig: Codable, Sendable {
     public var sac = SACSettings()
     /// The safety constraint (used when `algorithm` is `sac-lagrangian`).
     public var lagrangian = LagrangianSettings()
+    /// The training-time safety shield (off by default; `SafetyShield.swift`): a recovery action near the
+    /// safety boundary. Evaluations and the exported policy never use it.
+    public var shield = ShieldSettings()
     /// Deterministic evaluation every this many env steps (0: only at the end), over `evaluationEpisodes`
     /// episodes with seeds `evaluationSeed + i` (the same episodes every time).
     public var evaluationInterval: Int = 20_000

@@ -7,6 +7,12 @@ import Environments
 import Foundation
 import NeuralNets
 
+/// A training setting that does not fit the environment (found when the run starts).
+public struct TrainSettingsError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// Mean outcome of the deterministic evaluation episodes.
 public struct EvaluationSummary: Codable, Sendable, Equatable {
     public var episodes: Int
@@ -73,6 +79,13 @@ struct TrainState: Codable, Sendable, Equatable {
     /// The best evaluation return so far (its policy is `policy-best.safetensors`).
     var bestEvaluationReturn: Double?
     var bestEvaluationStep: Int?
+    /// Training steps the safety shield took over, and its take-overs (nil in checkpoints from before it).
+    var shieldSteps: Int?
+    var shieldInterventions: Int?
+    /// Unsafe training steps taken while the shield held the robot (the recovery came too late).
+    var shieldedViolations: Int?
+    /// Training steps on which the safety-critic filter replaced the policy's sample.
+    var filteredSteps: Int?
     var finished = false
 }
 
@@ -83,6 +96,8 @@ public struct TrainSummary: Sendable {
     public var episodes: Int
     /// Unsafe training steps (cost > 0).
     public var violations: Int
+    /// Training steps the safety shield took over (0 without a shield).
+    public var shieldSteps: Int
     public var wallSeconds: Double
     public var finalEvaluation: EvaluationSummary?
     /// The best evaluation return and its env step (`policy-best.safetensors`), if any evaluation ran.
@@ -177,6 +192,11 @@ public final class SACTrainer<Task: RobotTask> {
         state.finished = false  // a finished run resumed with a larger budget continues (a new episode first)
 
         let actions = env.task.actionDimension
+        if config.shield.enabled, !config.shield.recoveryAction.isEmpty, config.shield.recoveryAction.count != actions {
+            throw TrainSettingsError(message: "shield.recoveryAction has \(config.shield.recoveryAction.count) components; \(config.env.rawValue) has \(actions) actions")
+        }
+        var shield = SafetyShield(settings: config.shield, totalSteps: state.shieldSteps ?? 0, interventions: state.shieldInterventions ?? 0)
+        var lastMargin: Double?  // the last step's safety margin (nil at an episode start)
         var obs = env.reset(seed: episodeSeed(state.episodes))
         state.normalizer.update(obs)
         var episode = (ret: 0.0, cost: 0.0, violations: 0, steps: 0, speed: 0.0, speedSteps: 0)
@@ -187,15 +207,21 @@ public final class SACTrainer<Task: RobotTask> {
         var lastTick = Date()
 
         while state.envSteps < config.totalSteps {
-            // act: uniform random during the warm-up, then a sample from π
-            let action: [Double]
+            // act: uniform random during the warm-up, then a sample from π; the shield (if on) may replace it
+            var action: [Double]
             if state.envSteps < config.randomSteps {
                 action = (0..<actions).map { _ in state.rng.uniform(-1, 1) }
+            } else if let safety = agent.safety, config.shield.costCriticThreshold > 0 {
+                action = filteredAction(normalizer.normalize(obs), safety: safety)
             } else {
                 let x = Matrix(rows: 1, cols: obs.count, storage: normalizer.normalize(obs))
                 action = agent.actor.sample(x, rng: &state.rng).actions.storage.map(Double.init)
             }
+            let shielded: Bool
+            (action, shielded) = shield.filter(proposed: action, lastMargin: lastMargin)
             let r = env.step(action)
+            lastMargin = r.info["safety_margin"]
+            if shielded && r.cost > 0 { state.shieldedViolations = (state.shieldedViolations ?? 0) + 1 }
             let diverged = r.endReason?.hasPrefix("diverged") == true || r.endReason == "non-finite action"
             if diverged {
                 FileHandle.standardError.write(Data("warning: episode \(state.episodes) ended at step \(episode.steps + 1): \(r.endReason!); the transition is stored as terminal\n".utf8))
@@ -267,6 +293,9 @@ public final class SACTrainer<Task: RobotTask> {
                     ("train/forward_speed", mean { $0.speed }), ("train/episodes", Double(state.episodes)),
                     ("train/violations_total", Double(state.violations)),
                     ("train/cost_rate", buffer.meanRecentCost(config.lagrangian.costWindow)),
+                    ("train/shield_steps_total", Double(shield.totalSteps)), ("train/shield_interventions_total", Double(shield.interventions)),
+                    ("train/shielded_violations_total", Double(state.shieldedViolations ?? 0)),
+                    ("train/filtered_steps_total", Double(state.filteredSteps ?? 0)),
                     ("loss/critic", updateMean(0)), ("loss/actor", updateMean(1)), ("loss/alpha", updateMean(2)),
                     ("loss/cost_critic", agent.safety == nil ? .nan : updateMean(3)),
                     ("alpha", agent.alpha), ("lambda", agent.safety?.multiplier.value ?? .nan), ("entropy", updateMean(4)),
@@ -286,6 +315,8 @@ public final class SACTrainer<Task: RobotTask> {
                 rowStart = (now, state.envSteps, agent.updates)
                 if budgetSpent || state.envSteps - state.lastCheckpointStep >= config.checkpointInterval {
                     state.lastCheckpointStep = state.envSteps
+                    state.shieldSteps = shield.totalSteps
+                    state.shieldInterventions = shield.interventions
                     state.finished = budgetSpent
                     try writePolicy()
                     try writeCheckpoint()
@@ -293,11 +324,33 @@ public final class SACTrainer<Task: RobotTask> {
                 }
             }
             if !budgetSpent {
+                shield.reset()
+                lastMargin = nil
                 obs = env.reset(seed: episodeSeed(state.episodes))
                 state.normalizer.update(obs)
             }
         }
+        state.shieldSteps = shield.totalSteps
+        state.shieldInterventions = shield.interventions
         return summary()
+    }
+
+    /// The safety-critic filter (`ShieldSettings.costCriticThreshold`): `candidates` samples of π(·|s), the
+    /// first executed when its pessimistic cost value max_j Q_cj(s, a) is within the threshold, else the
+    /// sample with the lowest one (counted in `state.filteredSteps`).
+    func filteredAction(_ x: [Float], safety: SafetyCritic) -> [Double] {
+        let k = config.shield.candidates, a = env.task.actionDimension
+        let xs = Matrix(rows: k, cols: x.count, storage: Array([[Float]](repeating: x, count: k).joined()))
+        let samples = agent.actor.sample(xs, rng: &state.rng).actions
+        let input = xs.concatenatingColumns(samples)
+        let c1 = safety.critic.q1(input).storage, c2 = safety.critic.q2(input).storage
+        let risk = (0..<k).map { max(c1[$0], c2[$0]) }
+        var pick = 0
+        if Double(risk[0]) > config.shield.costCriticThreshold {
+            pick = risk.indices.min { risk[$0] < risk[$1] }!
+            if pick != 0 { state.filteredSteps = (state.filteredSteps ?? 0) + 1 }
+        }
+        return (0..<a).map { Double(samples.storage[pick * a + $0]) }
     }
 
     func progress(lastReturn: Double?, evaluation: EvaluationSummary?) -> TrainProgress {
@@ -307,7 +360,7 @@ public final class SACTrainer<Task: RobotTask> {
 
     func summary() -> TrainSummary {
         TrainSummary(envSteps: state.envSteps, updates: agent.updates, episodes: state.episodes, violations: state.violations,
-                     wallSeconds: state.wallSeconds, finalEvaluation: state.lastEvaluation,
+                     shieldSteps: state.shieldSteps ?? 0, wallSeconds: state.wallSeconds, finalEvaluation: state.lastEvaluation,
                      bestEvaluationReturn: state.bestEvaluationReturn, bestEvaluationStep: state.bestEvaluationStep, alpha: agent.alpha,
                      lambda: agent.safety?.multiplier.value, policyURL: policyURL)
     }

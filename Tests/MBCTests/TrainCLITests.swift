@@ -54,4 +54,18 @@ struct TrainCLITests {
         let notAPolicy = try mbc(["eval", "--policy", "\(run)/checkpoint.safetensors"])
         #expect(notAPolicy.status != 0 && errorLine(notAPolicy.stderr).contains("not a policy file"), "\(notAPolicy.stderr)")
     }
+
+    @Test("a shield that would release below its trigger, or a recovery action of the wrong size, is refused by name")
+    func shieldSettingsAreChecked() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let crossed = try mbc(["train"] + Self.tiny + ["--set", "shield.enabled=true", "--set", "shield.triggerMargin=0.3",
+                                                       "--set", "shield.releaseMargin=0.2", "--run-dir", dir.appendingPathComponent("a").path])
+        #expect(crossed.status != 0)
+        #expect(errorLine(crossed.stderr).contains("shield.releaseMargin") && errorLine(crossed.stderr).contains("at least triggerMargin"), "\(crossed.stderr)")
+        let size = try mbc(["train"] + Self.tiny + ["--set", "shield.enabled=true", "--set", "shield.recoveryAction=[0,0]",
+                                                    "--run-dir", dir.appendingPathComponent("b").path])
+        #expect(size.status != 0)
+        #expect(errorLine(size.stderr).contains("shield.recoveryAction has 2 components; pendulum-swingup has 1 actions"), "\(size.stderr)")
+    }
 }
