@@ -35,14 +35,6 @@ public struct ShieldSettings: Codable, Sendable, Hashable {
     /// The normalized action executed while the shield holds the robot (empty: all zeros — for the quadruped
     /// the standing pose under its PD servos).
     public var recoveryAction: [Double] = []
-    /// Safety-critic action filter (SAC-Lagrangian only; 0: off): after the warm-up, when the pessimistic
-    /// cost critic max_j Q_cj(s, a) of the policy's sample exceeds this (in discounted unsafe steps; a fall
-    /// counts `terminalCostPerStep`/(1 − γ_c) = 100), the executed action is the least risky of `candidates`
-    /// samples of π(·|s) — SQRL's rejection of unsafe actions (Srinivasan et al. 2020, "Learning to be Safe"),
-    /// bounded to one batch of candidates.
-    public var costCriticThreshold: Double = 0
-    /// Samples of π(·|s) the filter chooses among (the policy's own sample is the first).
-    public var candidates: Int = 16
     public init() {}
 }
 

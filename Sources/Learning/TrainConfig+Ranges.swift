@@ -62,8 +62,6 @@ extension ShieldSettings: ConfigRanges {
             "releaseMargin": ConfigRange(-Double.pi, Double.pi),
             "maxSteps": ConfigRange(1, 1e6),
             "lookaheadSteps": ConfigRange(0, 1000),
-            "costCriticThreshold": ConfigRange(0, 1e9),
-            "candidates": ConfigRange(1, 4096),
             "recoveryAction": ConfigRange(-1, 1),
         ]
     }

@@ -84,8 +84,6 @@ struct TrainState: Codable, Sendable, Equatable {
     var shieldInterventions: Int?
     /// Unsafe training steps taken while the shield held the robot (the recovery came too late).
     var shieldedViolations: Int?
-    /// Training steps on which the safety-critic filter replaced the policy's sample.
-    var filteredSteps: Int?
     var finished = false
 }
 
@@ -211,8 +209,6 @@ public final class SACTrainer<Task: RobotTask> {
             var action: [Double]
             if state.envSteps < config.randomSteps {
                 action = (0..<actions).map { _ in state.rng.uniform(-1, 1) }
-            } else if let safety = agent.safety, config.shield.costCriticThreshold > 0 {
-                action = filteredAction(normalizer.normalize(obs), safety: safety)
             } else {
                 let x = Matrix(rows: 1, cols: obs.count, storage: normalizer.normalize(obs))
                 action = agent.actor.sample(x, rng: &state.rng).actions.storage.map(Double.init)
@@ -295,7 +291,6 @@ public final class SACTrainer<Task: RobotTask> {
                     ("train/cost_rate", buffer.meanRecentCost(config.lagrangian.costWindow)),
                     ("train/shield_steps_total", Double(shield.totalSteps)), ("train/shield_interventions_total", Double(shield.interventions)),
                     ("train/shielded_violations_total", Double(state.shieldedViolations ?? 0)),
-                    ("train/filtered_steps_total", Double(state.filteredSteps ?? 0)),
                     ("loss/critic", updateMean(0)), ("loss/actor", updateMean(1)), ("loss/alpha", updateMean(2)),
                     ("loss/cost_critic", agent.safety == nil ? .nan : updateMean(3)),
                     ("alpha", agent.alpha), ("lambda", agent.safety?.multiplier.value ?? .nan), ("entropy", updateMean(4)),
@@ -333,24 +328,6 @@ public final class SACTrainer<Task: RobotTask> {
         state.shieldSteps = shield.totalSteps
         state.shieldInterventions = shield.interventions
         return summary()
-    }
-
-    /// The safety-critic filter (`ShieldSettings.costCriticThreshold`): `candidates` samples of π(·|s), the
-    /// first executed when its pessimistic cost value max_j Q_cj(s, a) is within the threshold, else the
-    /// sample with the lowest one (counted in `state.filteredSteps`).
-    func filteredAction(_ x: [Float], safety: SafetyCritic) -> [Double] {
-        let k = config.shield.candidates, a = env.task.actionDimension
-        let xs = Matrix(rows: k, cols: x.count, storage: Array([[Float]](repeating: x, count: k).joined()))
-        let samples = agent.actor.sample(xs, rng: &state.rng).actions
-        let input = xs.concatenatingColumns(samples)
-        let c1 = safety.critic.q1(input).storage, c2 = safety.critic.q2(input).storage
-        let risk = (0..<k).map { max(c1[$0], c2[$0]) }
-        var pick = 0
-        if Double(risk[0]) > config.shield.costCriticThreshold {
-            pick = risk.indices.min { risk[$0] < risk[$1] }!
-            if pick != 0 { state.filteredSteps = (state.filteredSteps ?? 0) + 1 }
-        }
-        return (0..<a).map { Double(samples.storage[pick * a + $0]) }
     }
 
     func progress(lastReturn: Double?, evaluation: EvaluationSummary?) -> TrainProgress {
