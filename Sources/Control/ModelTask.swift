@@ -58,6 +58,17 @@ extension ModelTask {
     }
 }
 
+/// A model task that also gives the environment's policy observation of a model state: MBPO's branched
+/// rollouts (Janner et al. 2019) run a policy trained on the environment's observations from predicted states.
+/// Implementations call the environment task's own observation rule (`QuadrupedWalkTask.observation`, …).
+public protocol ObservingModelTask: ModelTask {
+    /// Observation width (the environment's `observationDimension`).
+    var observationDimension: Int { get }
+    /// Writes the observation of each row's state (rows × S, model columns) after the previous clamped action
+    /// (rows × A, normalized) into `out` (rows × observationDimension).
+    func observations(states: UnsafePointer<Float>, previousActions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>)
+}
+
 /// Why a task cannot be built on a model's columns.
 public struct ModelTaskError: Error, CustomStringConvertible, Sendable {
     public let message: String
@@ -235,7 +246,7 @@ public final class ArmReachModelTask: ModelTask {
 ///   averaged between the state before and after the step (the environment measures the mean over its
 ///   substeps; the difference is bounded in the tests);
 /// Model actions are the joint targets `QuadrupedWalkTask.jointTarget`.
-public final class QuadrupedWalkModelTask: ModelTask {
+public final class QuadrupedWalkModelTask: ObservingModelTask {
     public let stateNames: [String], actionNames: [String]
     public let actionDimension = 12
     /// The live task (its previous action is read at `update()`).
@@ -284,6 +295,21 @@ public final class QuadrupedWalkModelTask: ModelTask {
         }
     }
 
+    public var observationDimension: Int { task.observationDimension }
+
+    public func observations(states: UnsafePointer<Float>, previousActions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        let S = stateNames.count, D = observationDimension
+        for r in 0..<rows {
+            let s = states + r * S, p = previousActions + r * 12
+            func base(_ k: Int) -> Double { Double(s[baseIndex[k]]) }
+            let obs = QuadrupedWalkTask.observation(height: base(2), orientation: Quat(w: base(3), x: base(4), y: base(5), z: base(6)).normalized,
+                                                    linearVelocity: Vec3(base(7), base(8), base(9)), angularVelocity: Vec3(base(10), base(11), base(12)),
+                                                    joints: 12, q: { Double(s[self.qIndex[$0]]) }, qd: { Double(s[self.qdIndex[$0]]) },
+                                                    standing: standing, previousAction: { Double(p[$0]) })
+            for k in 0..<D { out[r * D + k] = Float(obs[k]) }
+        }
+    }
+
     /// PD torque of joint i at (q, q̇) towards `target`, clamped to the effort limit.
     @inline(__always) func servoTorque(_ i: Int, target: Double, q: Double, qd: Double) -> Double {
         max(-efforts[i], min(efforts[i], config.kp * (target - q) - config.kd * qd))
@@ -317,6 +343,55 @@ public final class QuadrupedWalkModelTask: ModelTask {
             reward[r] = Float(t.reward)
             cost[r] = Float(t.cost)
             terminated[r] = t.fell ? 1 : 0
+        }
+    }
+}
+
+// MARK: - Pendulum swing-up
+
+/// `pendulum-swingup` on model states (`joint_state.position.<hinge>`, `joint_state.velocity.<hinge>`):
+/// `PendulumSwingUpTask.reward` and `.observation` on the predicted hinge state; the model action is the
+/// hinge torque `PendulumSwingUpTask.torque` (N·m). No cost, no termination.
+public final class PendulumSwingUpModelTask: ObservingModelTask {
+    public let stateNames: [String], actionNames: [String]
+    public let actionDimension = 1
+    public let observationDimension = 3
+    let config: PendulumSwingUpConfig
+    let qIndex: Int, qdIndex: Int
+
+    /// - Throws: `ModelTaskError` when the model lacks the hinge's position, velocity or action column.
+    public init(task: PendulumSwingUpTask, stateNames: [String], actionNames: [String]) throws {
+        self.stateNames = stateNames; self.actionNames = actionNames
+        config = task.config
+        let joint = task.simulation.model.jointNames[0]
+        qIndex = try indices(of: [LogColumns.jointPosition(joint)], in: stateNames, what: "state")[0]
+        qdIndex = try indices(of: [LogColumns.jointVelocity(joint)], in: stateNames, what: "state")[0]
+        guard actionNames == [LogColumns.action(joint)] else {
+            throw ModelTaskError("the model's action columns \(actionNames) are not the pendulum's [\(LogColumns.action(joint))]")
+        }
+    }
+
+    public func modelActions(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows { out[r] = Float(PendulumSwingUpTask.torque(action: Double(actions[r]), maxTorque: config.maxTorque)) }
+    }
+
+    public func evaluate(states: UnsafePointer<Float>, actions: UnsafePointer<Float>, previousActions: UnsafePointer<Float>,
+                         next: UnsafePointer<Float>, rows: Int, reward: UnsafeMutablePointer<Float>, cost: UnsafeMutablePointer<Float>,
+                         terminated: UnsafeMutablePointer<UInt8>) {
+        let S = stateNames.count
+        for r in 0..<rows {
+            let tau = PendulumSwingUpTask.torque(action: Double(actions[r]), maxTorque: config.maxTorque)
+            reward[r] = Float(PendulumSwingUpTask.reward(q: Double(next[r * S + qIndex]), qd: Double(next[r * S + qdIndex]), torque: tau, config: config))
+            cost[r] = 0
+            terminated[r] = 0
+        }
+    }
+
+    public func observations(states: UnsafePointer<Float>, previousActions: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        let S = stateNames.count
+        for r in 0..<rows {
+            let o = PendulumSwingUpTask.observation(q: Double(states[r * S + qIndex]), qd: Double(states[r * S + qdIndex]))
+            for k in 0..<3 { out[r * 3 + k] = Float(o[k]) }
         }
     }
 }
@@ -403,4 +478,11 @@ extension QuadrupedWalkTask: ModelTaskProviding {
         try QuadrupedWalkModelTask(task: self, stateNames: stateNames, actionNames: actionNames)
     }
     public var modelProvenance: [String: String] { ["env": EnvironmentKind.quadrupedWalk.rawValue] }
+}
+
+extension PendulumSwingUpTask: ModelTaskProviding {
+    public func modelTask(stateNames: [String], actionNames: [String]) throws -> any ModelTask {
+        try PendulumSwingUpModelTask(task: self, stateNames: stateNames, actionNames: actionNames)
+    }
+    public var modelProvenance: [String: String] { ["env": EnvironmentKind.pendulumSwingUp.rawValue] }
 }

@@ -56,7 +56,10 @@ public final class ProbabilisticEnsemble: DynamicsModel, @unchecked Sendable {
     public internal(set) var eliteMembers: [Int]
     var parameters: EnsembleParameters
     /// Normalization statistics: input features (mean, std) and Δs (mean, std).
-    var inputMean: [Float], inputStd: [Float], targetMean: [Float], targetStd: [Float]
+    var inputMean: [Float], inputStd: [Float], targetMean: [Float]
+    /// Standard deviation of the training targets Δs per state column (physical units): the unit of the
+    /// normalized holdout MSE.
+    public internal(set) var targetStd: [Float]
     let angleDims: [Int]
     let quaternionDims: [Int]?
 

@@ -81,21 +81,36 @@ public final class PendulumSwingUpTask: RobotTask, @unchecked Sendable {
         simulation.setState(q: [theta + .pi], qd: [velocity])
     }
 
-    public func commands(for action: [Double]) -> [Double] { [max(-1, min(1, action[0])) * config.maxTorque] }
+    public func commands(for action: [Double]) -> [Double] { [Self.torque(action: action[0], maxTorque: config.maxTorque)] }
 
     public var observationNames: [String] { ["cos_angle", "sin_angle", "joint_state.velocity.\(simulation.model.jointNames[0])"] }
 
     public func observation() -> [Double] {
         let (q, qd) = simulation.jointState()
-        let theta = Self.angleFromUpright(q[0])
-        return [cos(theta), sin(theta), qd[0]]
+        return Self.observation(q: q[0], qd: qd[0])
+    }
+
+    /// The observation (cos θ, sin θ, θ̇) at hinge angle q (rad, 0 hanging) and rate q̇ (rad/s) — shared with the
+    /// closed-form model task.
+    public static func observation(q: Double, qd: Double) -> [Double] {
+        let theta = angleFromUpright(q)
+        return [cos(theta), sin(theta), qd]
+    }
+
+    /// The hinge torque (N·m) of a normalized action.
+    public static func torque(action: Double, maxTorque: Double) -> Double { max(-1, min(1, action)) * maxTorque }
+
+    /// The reward −(θ² + w_v θ̇² + w_τ τ²) at the state after a step (q, q̇) under torque τ — shared with the
+    /// closed-form model task.
+    public static func reward(q: Double, qd: Double, torque tau: Double, config: PendulumSwingUpConfig) -> Double {
+        let theta = angleFromUpright(q)
+        return -(theta * theta + config.velocityWeight * qd * qd + config.torqueWeight * tau * tau)
     }
 
     public func evaluate(action: [Double], appliedTorques: [Double]) -> TaskOutcome {
         let (q, qd) = simulation.jointState()
         let theta = Self.angleFromUpright(q[0])
-        let tau = max(-1, min(1, action[0])) * config.maxTorque
-        let reward = -(theta * theta + config.velocityWeight * qd[0] * qd[0] + config.torqueWeight * tau * tau)
+        let reward = Self.reward(q: q[0], qd: qd[0], torque: Self.torque(action: action[0], maxTorque: config.maxTorque), config: config)
         return TaskOutcome(reward: reward, info: ["angle": theta, "upright": abs(theta) <= config.uprightTolerance ? 1 : 0])
     }
 

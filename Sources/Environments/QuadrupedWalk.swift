@@ -260,13 +260,25 @@ public final class QuadrupedWalkTask: RobotTask, @unchecked Sendable {
     /// The observation vector described in the type's documentation.
     public func observation() -> [Double] {
         let pose = simulation.basePose
-        let (v, w) = simulation.baseVelocityInBaseFrame
-        let gravity = pose.orientation.inverseRotate(Vec3(0, 0, -1))
+        let (v, w) = simulation.baseVelocity
         let (q, qd) = simulation.jointState()
-        var obs = [pose.position.z, gravity.x, gravity.y, gravity.z, v.x, v.y, v.z, w.x, w.y, w.z]
-        obs += zip(q, standing).map { $0 - $1 }
-        obs += qd
-        obs += previousAction
+        return Self.observation(height: pose.position.z, orientation: pose.orientation, linearVelocity: v, angularVelocity: w,
+                                joints: 12, q: { q[$0] }, qd: { qd[$0] }, standing: standing, previousAction: { self.previousAction[$0] })
+    }
+
+    /// The observation (`observationNames`) of a state: base height (m), orientation (body → world), linear and
+    /// angular velocity (world frame; observed in the body frame), joint positions and velocities (DOF order) and
+    /// the previous clamped action — the one rule the environment and the closed-form model task (MBPO's
+    /// rollouts) both use.
+    public static func observation(height: Double, orientation: Quat, linearVelocity: Vec3, angularVelocity: Vec3, joints n: Int,
+                                   q: (Int) -> Double, qd: (Int) -> Double, standing: [Double], previousAction: (Int) -> Double) -> [Double] {
+        let v = orientation.inverseRotate(linearVelocity), w = orientation.inverseRotate(angularVelocity)
+        let gravity = orientation.inverseRotate(Vec3(0, 0, -1))
+        var obs = [height, gravity.x, gravity.y, gravity.z, v.x, v.y, v.z, w.x, w.y, w.z]
+        obs.reserveCapacity(10 + 3 * n)
+        for i in 0..<n { obs.append(q(i) - standing[i]) }
+        for i in 0..<n { obs.append(qd(i)) }
+        for i in 0..<n { obs.append(previousAction(i)) }
         return obs
     }
 }

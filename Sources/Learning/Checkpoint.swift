@@ -19,7 +19,9 @@ enum TrainCheckpoint {
 
     struct ReplayInfo: Codable { var capacity, count, position, observationDimension, actionDimension: Int }
 
-    static func write(agent: SACAgent, buffer: ReplayBuffer, state: TrainState, algorithm: TrainAlgorithm, to url: URL) throws {
+    /// `extra`: more tensors and metadata in the same file (MBPO's model side, `MBPOModel.checkpointContents`).
+    static func write(agent: SACAgent, buffer: ReplayBuffer, state: TrainState, algorithm: TrainAlgorithm,
+                      extra: (tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String])? = nil, to url: URL) throws {
         var tensors: [(name: String, shape: [Int], values: [Float])] = []
         func add(_ prefix: String, _ model: some Trainable) {
             tensors += model.parameters.map { (prefix + $0.name, $0.shape, $0.value) }
@@ -56,8 +58,9 @@ enum TrainCheckpoint {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         func json(_ v: some Encodable) throws -> String { String(decoding: try encoder.encode(v), as: UTF8.self) }
         let replay = ReplayInfo(capacity: buffer.capacity, count: n, position: buffer.position, observationDimension: d, actionDimension: a)
-        try SafetensorsFile.write(floats: tensors, metadata: ["format": format, "algorithm": algorithm.rawValue, "state": try json(state),
-                                                              "adam_steps": try json(adamSteps), "replay": try json(replay)], to: url)
+        let metadata = ["format": format, "algorithm": algorithm.rawValue, "state": try json(state),
+                        "adam_steps": try json(adamSteps), "replay": try json(replay)]
+        try SafetensorsFile.write(floats: tensors + (extra?.tensors ?? []), metadata: metadata.merging(extra?.metadata ?? [:]) { a, _ in a }, to: url)
     }
 
     /// Restores a checkpoint into a learner built from the same config (shapes are checked against it).

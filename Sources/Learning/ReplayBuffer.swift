@@ -69,6 +69,53 @@ public struct ReplayBuffer: Sendable, Equatable {
         position = (position + 1) % capacity
     }
 
+    /// Appends `n` transitions given as row-major `Float` blocks (model rollouts), overwriting the oldest when full.
+    public mutating func append(rows n: Int, observations o: UnsafePointer<Float>, actions a: UnsafePointer<Float>,
+                                rewards r: UnsafePointer<Float>, costs c: UnsafePointer<Float>,
+                                nextObservations o2: UnsafePointer<Float>, terminals t: UnsafePointer<Float>) {
+        let d = observationDimension, m = actionDimension
+        for i in 0..<n {
+            if count < capacity {
+                observations.append(contentsOf: UnsafeBufferPointer(start: o + i * d, count: d))
+                actions.append(contentsOf: UnsafeBufferPointer(start: a + i * m, count: m))
+                rewards.append(r[i]); costs.append(c[i]); terminals.append(t[i])
+                nextObservations.append(contentsOf: UnsafeBufferPointer(start: o2 + i * d, count: d))
+                count += 1
+            } else {
+                observations.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: position * d).update(from: o + i * d, count: d) }
+                nextObservations.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: position * d).update(from: o2 + i * d, count: d) }
+                actions.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: position * m).update(from: a + i * m, count: m) }
+                rewards[position] = r[i]; costs[position] = c[i]; terminals[position] = t[i]
+            }
+            position = (position + 1) % capacity
+        }
+    }
+
+    /// The same transitions in a buffer of another capacity: the newest `min(count, capacity)` of them, oldest
+    /// first (MBPO's model buffer grows with the rollout length and keeps what it can).
+    public func resized(capacity newCapacity: Int) -> ReplayBuffer {
+        var out = ReplayBuffer(capacity: newCapacity, observationDimension: observationDimension, actionDimension: actionDimension)
+        let keep = min(count, newCapacity)
+        let oldest = count < capacity ? 0 : position  // chronological order starts here
+        let first = (oldest + count - keep) % capacity
+        var i = 0
+        while i < keep {
+            let start = (first + i) % capacity
+            let run = min(keep - i, capacity - start)  // contiguous stretch before the ring wraps
+            observations.withUnsafeBufferPointer { o in nextObservations.withUnsafeBufferPointer { o2 in
+                actions.withUnsafeBufferPointer { a in rewards.withUnsafeBufferPointer { r in
+                    costs.withUnsafeBufferPointer { c in terminals.withUnsafeBufferPointer { t in
+                        out.append(rows: run, observations: o.baseAddress! + start * observationDimension, actions: a.baseAddress! + start * actionDimension,
+                                   rewards: r.baseAddress! + start, costs: c.baseAddress! + start,
+                                   nextObservations: o2.baseAddress! + start * observationDimension, terminals: t.baseAddress! + start)
+                    } }
+                } }
+            } }
+            i += run
+        }
+        return out
+    }
+
     /// Mean cost of the `n` most recent transitions (fewer when the buffer holds fewer; 0 when empty).
     public func meanRecentCost(_ n: Int) -> Double {
         let m = min(n, count)
@@ -86,6 +133,18 @@ public struct ReplayBuffer: Sendable, Equatable {
         public var costs: [Float]
         public var nextObservations: Matrix
         public var terminals: [Float]
+    }
+
+    /// `size` transitions, `real` of them from this buffer and the rest from `other` (all from this buffer when
+    /// `other` is empty), rows in that order: MBPO's minibatch of real and model data (Janner et al. 2019).
+    public func sample(_ size: Int, real: Int, other: ReplayBuffer, rng: inout SeededRNG, normalizer: RunningNormalizer?) -> Batch {
+        guard other.count > 0, real < size else { return sample(size, rng: &rng, normalizer: normalizer) }
+        let a = real > 0 ? sample(real, rng: &rng, normalizer: normalizer) : nil
+        let b = other.sample(size - real, rng: &rng, normalizer: normalizer)
+        guard let a else { return b }
+        return Batch(observations: a.observations.concatenatingRows(b.observations), actions: a.actions.concatenatingRows(b.actions),
+                     rewards: a.rewards + b.rewards, costs: a.costs + b.costs,
+                     nextObservations: a.nextObservations.concatenatingRows(b.nextObservations), terminals: a.terminals + b.terminals)
     }
 
     /// `size` transitions drawn uniformly with replacement; observations normalized by `normalizer` if given.

@@ -71,3 +71,32 @@ extension ShieldSettings: ConfigRanges {
             : []
     }
 }
+
+/// Allowed values of ``MBPOSettings``: intervals and counts from 1, the schedule [e₀, e₁, k₀, k₁] with
+/// e₁ ≥ e₀ ≥ 0 and 1 ≤ k₀, k₁ ≤ 1,000, a real ratio in [0, 1].
+extension MBPOSettings: ConfigRanges {
+    public static var ranges: [String: ConfigRange] {
+        [
+            "modelTrainInterval": ConfigRange(1, 1e9),
+            "rolloutsPerEnvStep": ConfigRange(1, 1e6),
+            "epochLength": ConfigRange(1, 1e9),
+            "rolloutSchedule": ConfigRange(0, 1e9),
+            "retainEpochs": ConfigRange(1, 1e6),
+            "realRatio": ConfigRange(0, 1),
+            "rolloutChunk": ConfigRange(1, 1e7),
+        ]
+    }
+    public func crossChecks() -> [ConfigViolation] {
+        guard rolloutSchedule.count == 4 else {
+            return [ConfigViolation(keyPath: "rolloutSchedule", message: "needs 4 numbers [e0, e1, k0, k1], has \(rolloutSchedule.count)")]
+        }
+        var out: [ConfigViolation] = []
+        if rolloutSchedule[1] < rolloutSchedule[0] {
+            out.append(ConfigViolation(keyPath: "rolloutSchedule", message: "its last epoch e1 = \(rolloutSchedule[1]) is before its first e0 = \(rolloutSchedule[0])"))
+        }
+        for k in rolloutSchedule[2...] where k < 1 || k > 1000 {
+            out.append(ConfigViolation(keyPath: "rolloutSchedule", message: "rollout length \(k) is outside 1…1000"))
+        }
+        return out
+    }
+}

@@ -11,6 +11,15 @@ public enum TrainAlgorithm: String, Codable, Sendable, CaseIterable, ConfigChoic
     case sac
     /// SAC with a cost critic and a Lagrange multiplier on the safety cost (Ha et al. 2020).
     case sacLagrangian = "sac-lagrangian"
+    /// Model-based policy optimization (Janner et al. 2019): SAC trained mostly on short model rollouts.
+    case mbpo
+    /// MBPO with SAC-Lagrangian as the policy learner (the cost critic trains on model and real transitions).
+    case safeMBPO = "safe-mbpo"
+
+    /// Whether the learner has the cost critic and λ.
+    public var isConstrained: Bool { self == .sacLagrangian || self == .safeMBPO }
+    /// Whether the learner trains on model rollouts (`mbpo:` settings).
+    public var isModelBased: Bool { self == .mbpo || self == .safeMBPO }
 }
 
 /// Settings of a training run. The loop is SAC's (Haarnoja et al. 2018, Algorithm 1): `randomSteps` env
@@ -30,7 +39,7 @@ public struct TrainConfig: Codable, Sendable {
     public var totalSteps: Int = 300_000
     /// Uniform random actions for this many first steps; gradient steps start after them.
     public var randomSteps: Int = 5000
-    /// Gradient steps per environment step (SAC: 1).
+    /// Gradient steps per environment step (SAC: 1; MBPO: G = 20).
     public var updatesPerStep: Int = 1
     /// Replay buffer capacity (SAC: 10⁶).
     public var replayCapacity: Int = 1_000_000
@@ -42,6 +51,8 @@ public struct TrainConfig: Codable, Sendable {
     public var sac = SACSettings()
     /// The safety constraint (used when `algorithm` is `sac-lagrangian`).
     public var lagrangian = LagrangianSettings()
+    /// The model side of MBPO (used when `algorithm` is `mbpo` or `safe-mbpo`; `MBPO.swift`).
+    public var mbpo = MBPOSettings()
     /// The training-time safety shield (off by default; `SafetyShield.swift`): a recovery action near the
     /// safety boundary. Evaluations and the exported policy never use it.
     public var shield = ShieldSettings()

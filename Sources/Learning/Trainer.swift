@@ -1,6 +1,7 @@
 // Trainer.swift: the training loop of `mbc train` — collection, gradient steps, λ updates, evaluation,
 // metrics, checkpoints and the exported policy — over any `RobotEnv`.
 
+import Control
 import ControlCore
 import Datasets
 import Environments
@@ -135,6 +136,10 @@ public final class SACTrainer<Task: RobotTask> {
     public private(set) var agent: SACAgent
     public private(set) var buffer: ReplayBuffer
     var state: TrainState
+    /// MBPO's model side (required when `config.algorithm` is model-based; `MBPOModel.make(settings:env:)`).
+    public var model: MBPOModel?
+    /// The last refit and rollout batch (for the metrics row).
+    var lastFit: ModelFitReport?, lastRollout: ModelRolloutReport?
 
     /// Called every `progressInterval` env steps and at each episode end.
     public var onProgress: ((TrainProgress) -> Void)?
@@ -161,7 +166,7 @@ public final class SACTrainer<Task: RobotTask> {
         self.directory = directory
         var rng = SeededRNG(seed: config.seed)
         agent = SACAgent(observationDimension: env.task.observationDimension, actionDimension: env.task.actionDimension,
-                         settings: config.sac, lagrangian: config.algorithm == .sacLagrangian ? config.lagrangian : nil, rng: &rng)
+                         settings: config.sac, lagrangian: config.algorithm.isConstrained ? config.lagrangian : nil, rng: &rng)
         buffer = ReplayBuffer(capacity: config.replayCapacity, observationDimension: env.task.observationDimension,
                               actionDimension: env.task.actionDimension)
         state = TrainState(rng: rng, normalizer: RunningNormalizer(dimension: env.task.observationDimension),
@@ -190,6 +195,9 @@ public final class SACTrainer<Task: RobotTask> {
         state.finished = false  // a finished run resumed with a larger budget continues (a new episode first)
 
         let actions = env.task.actionDimension
+        if config.algorithm.isModelBased && model == nil {
+            throw TrainSettingsError(message: "\(config.algorithm.rawValue) needs the model side (MBPOModel) of a task with a closed form")
+        }
         if config.shield.enabled, !config.shield.recoveryAction.isEmpty, config.shield.recoveryAction.count != actions {
             throw TrainSettingsError(message: "shield.recoveryAction has \(config.shield.recoveryAction.count) components; \(config.env.rawValue) has \(actions) actions")
         }
@@ -215,6 +223,11 @@ public final class SACTrainer<Task: RobotTask> {
             }
             let shielded: Bool
             (action, shielded) = shield.filter(proposed: action, lastMargin: lastMargin)
+            var modelBefore: (state: [Double], previous: [Float])?
+            if let model {
+                model.task.update()
+                modelBefore = (try env.modelState(names: model.stateNames, observation: obs), model.task.previousAction)
+            }
             let r = env.step(action)
             lastMargin = r.info["safety_margin"]
             if shielded && r.cost > 0 { state.shieldedViolations = (state.shieldedViolations ?? 0) + 1 }
@@ -225,6 +238,10 @@ public final class SACTrainer<Task: RobotTask> {
             buffer.append(observation: obs, action: action, reward: r.reward, cost: r.cost,
                           nextObservation: diverged ? obs : r.observation, terminated: r.terminated)
             if !diverged { state.normalizer.update(r.observation) }
+            if let model, let before = modelBefore, !diverged {
+                model.record(state: before.state, previousAction: before.previous, action: action,
+                             next: try env.modelState(names: model.stateNames, observation: r.observation), episode: state.episodes)
+            }
             state.envSteps += 1
             episode.ret += r.reward; episode.cost += r.cost; episode.steps += 1
             if r.cost > 0 { episode.violations += 1; state.violations += 1 }
@@ -233,8 +250,15 @@ public final class SACTrainer<Task: RobotTask> {
 
             // gradient steps
             if state.envSteps >= config.randomSteps {
+                // MBPO: refit the ensemble and roll the policy out on it every F env steps
+                if let model, state.envSteps % config.mbpo.modelTrainInterval == 0 {
+                    lastFit = try model.retrain()
+                    lastRollout = model.rollout(epoch: state.envSteps / config.mbpo.epochLength, actor: agent.actor,
+                                                normalizer: normalizer, rng: &state.rng)
+                }
                 for _ in 0..<config.updatesPerStep {
-                    let batch = buffer.sample(config.sac.batchSize, rng: &state.rng, normalizer: normalizer)
+                    let batch = model?.sampleBatch(real: buffer, size: config.sac.batchSize, rng: &state.rng, normalizer: normalizer)
+                        ?? buffer.sample(config.sac.batchSize, rng: &state.rng, normalizer: normalizer)
                     let s = try agent.update(batch, rng: &state.rng)
                     for (k, v) in [s.criticLoss, s.actorLoss, s.alphaLoss, s.costCriticLoss, s.entropy, s.meanQ, s.meanCostQ].enumerated() {
                         updateSums[k] += v
@@ -302,7 +326,7 @@ public final class SACTrainer<Task: RobotTask> {
                     ("time/env_steps_per_second", Double(state.envSteps - rowStart.steps) / elapsed),
                     ("time/updates_per_second", Double(agent.updates - rowStart.updates) / elapsed),
                     ("updates", Double(agent.updates)),
-                ]
+                ] + modelMetrics()
                 try metrics.log(step: state.envSteps, values: row)
                 try onRow?(state.envSteps, row)
                 state.lastLogStep = state.envSteps
@@ -328,6 +352,21 @@ public final class SACTrainer<Task: RobotTask> {
         state.shieldSteps = shield.totalSteps
         state.shieldInterventions = shield.interventions
         return summary()
+    }
+
+    /// MBPO's columns of a metrics row (none for SAC): the last refit (holdout MSE of the elites, the one-step
+    /// MSE on fresh real data — both on normalized Δ targets —, epochs; its seconds under `time/`) and rollout
+    /// batch (length k, transitions, rows ended at a predicted fall, non-finite rows dropped; model transitions
+    /// per second under `time/`), D_model's size and the real transitions.
+    func modelMetrics() -> [(String, Double)] {
+        guard let model else { return [] }
+        let f = lastFit, r = lastRollout
+        return [("model/holdout_mse", f?.holdoutMSE ?? .nan), ("model/fresh_one_step_mse", f?.freshOneStepMSE ?? .nan),
+                ("model/fit_epochs", f.map { Double($0.epochs) } ?? .nan), ("time/model_fit_seconds", f?.seconds ?? .nan),
+                ("model/rollout_length", Double(model.rolloutLength)), ("model/rollout_transitions", r.map { Double($0.transitions) } ?? .nan),
+                ("time/model_transitions_per_second", r.map { Double($0.transitions) / max($0.seconds, 1e-9) } ?? .nan),
+                ("model/rollout_terminated", r.map { Double($0.terminated) } ?? .nan), ("model/rollout_non_finite", r.map { Double($0.nonFinite) } ?? .nan),
+                ("model/buffer_size", Double(model.buffer.count)), ("model/real_transitions", Double(model.realCount))]
     }
 
     func progress(lastReturn: Double?, evaluation: EvaluationSummary?) -> TrainProgress {
@@ -359,7 +398,8 @@ public final class SACTrainer<Task: RobotTask> {
     }
 
     func writeCheckpoint() throws {
-        try TrainCheckpoint.write(agent: agent, buffer: buffer, state: state, algorithm: config.algorithm, to: checkpointURL)
+        try TrainCheckpoint.write(agent: agent, buffer: buffer, state: state, algorithm: config.algorithm,
+                                  extra: try model?.checkpointContents(), to: checkpointURL)
     }
 
     func loadCheckpoint() throws {
@@ -367,6 +407,7 @@ public final class SACTrainer<Task: RobotTask> {
         agent = restored.agent
         buffer = restored.buffer
         state = restored.state
+        if let model { try model.restore(from: SafetensorsFile.read(url: checkpointURL), source: checkpointURL.path) }
     }
 }
 

@@ -146,6 +146,12 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `[self; other]`: the rows of `other` below those of `self` (same column count).
+    public func concatenatingRows(_ other: Matrix) -> Matrix {
+        precondition(cols == other.cols, "Matrix: cannot stack \(cols) columns on \(other.cols)")
+        return Matrix(rows: rows + other.rows, cols: cols, storage: storage + other.storage)
+    }
+
     /// The transpose (cols × rows), copied.
     public func transposed() -> Matrix {
         Matrix(rows: cols, cols: rows) { out in

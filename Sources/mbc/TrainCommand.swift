@@ -1,5 +1,6 @@
 import ArgumentParser
 import Configuration
+import Control
 import ControlCore
 import Environments
 import Foundation
@@ -8,13 +9,14 @@ import Robots
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a policy with SAC (Haarnoja et al. 2018) or SAC-Lagrangian (Ha et al. 2020); resumable after a kill.",
+        abstract: "Train a policy with SAC (Haarnoja et al. 2018), SAC-Lagrangian (Ha et al. 2020), MBPO (Janner et al. 2019) or safe MBPO; resumable after a kill.",
         discussion: """
         Writes the run directory: config.yaml, metrics/metrics.csv and TensorBoard events, checkpoint.safetensors \
         (everything needed to continue) and policy.safetensors (for mbc eval / mbc simulate --policy).
         Examples:
           mbc train --config configs/sac-quadruped.yaml
           mbc train --config configs/sac-lagrangian-quadruped.yaml --seed 2 --run-dir runs/saclag-2
+          mbc train --config configs/mbpo-quadruped.yaml
           mbc train --resume runs/saclag-2
         """)
     @OptionGroup var configOptions: ConfigOptions
@@ -71,12 +73,20 @@ struct Train: ParsableCommand {
         }
     }
 
-    func train<T: RobotTask>(_ env: RobotEnv<T>, _ evaluationEnv: RobotEnv<T>, _ cfg: TrainConfig, _ dir: RunDirectory) throws {
+    func train<T: ModelTaskProviding>(_ env: RobotEnv<T>, _ evaluationEnv: RobotEnv<T>, _ cfg: TrainConfig, _ dir: RunDirectory) throws {
         if !cfg.randomize.isEmpty {
             env.randomization = try ConfigLoader().load(DomainRandomization(), file: cfg.randomize)
             say("training episodes randomized by \(cfg.randomize); evaluations stay nominal")
         }
         let trainer = SACTrainer(config: cfg, env: env, evaluationEnv: evaluationEnv, directory: dir.url)
+        if cfg.algorithm.isModelBased {
+            let model = try MBPOModel.make(settings: cfg.mbpo, env: env)
+            trainer.model = model
+            let m = cfg.mbpo, e = m.ensemble
+            say("model: \(e.members) members (\(e.elites) elites), \(e.hiddenLayers) \(e.activation.rawValue), on \(model.stateNames.count) state and "
+                + "\(model.actionNames.count) action columns; refit every \(m.modelTrainInterval) env steps, \(m.rolloutsPerEnvStep * m.modelTrainInterval) "
+                + "rollouts each, length schedule \(m.rolloutSchedule), \(Int(m.realRatio * 100)) % real data per batch")
+        }
         say("\(cfg.algorithm.rawValue) on \(cfg.env.rawValue): \(cfg.totalSteps) env steps (\(cfg.randomSteps) random first), "
             + "\(cfg.updatesPerStep) update(s) per step, batch \(cfg.sac.batchSize), networks \(cfg.sac.hidden); run directory \(dir.url.path)")
         let bar = Progress(total: cfg.totalSteps, label: cfg.algorithm.rawValue)
@@ -103,7 +113,11 @@ struct Train: ParsableCommand {
                 if let e = values["eval/return"], !e.isNaN {
                     line += String(format: "; evaluation return %.1f, speed %.3f m/s, falls %.0f", e, values["eval/forward_speed"] ?? .nan, values["eval/falls"] ?? .nan)
                 }
-                line += String(format: "; %.0f steps/s, %.0f updates/s", values["time/env_steps_per_second"] ?? 0, values["time/updates_per_second"] ?? 0)
+                if let k = values["model/rollout_length"] {
+                    line += String(format: "; model: holdout MSE %.4f, k %.0f, %.0f model transitions", values["model/holdout_mse"] ?? .nan, k,
+                                   values["model/buffer_size"] ?? 0)
+                }
+                line += String(format: "; %.2f steps/s, %.0f updates/s", values["time/env_steps_per_second"] ?? 0, values["time/updates_per_second"] ?? 0)
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         }

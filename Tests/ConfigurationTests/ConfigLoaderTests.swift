@@ -221,6 +221,20 @@ struct ConfigLoaderTests {
                 let c = try ConfigLoader().load(TrainConfig(), file: $0)
                 #expect(c.algorithm == .sac && c.env == .pendulumSwingUp && c.pendulum.maxTorque == PendulumSwingUpConfig().maxTorque)
             },
+            "mbpo-quadruped.yaml": {
+                let c = try ConfigLoader().load(TrainConfig(), file: $0)
+                #expect(c.algorithm == .mbpo && c.totalSteps == 30_000 && c.updatesPerStep == 20 && c.mbpo == MBPOSettings()
+                        && c.sac == SACSettings() && c.quadruped == QuadrupedWalkConfig())
+            },
+            "safe-mbpo-quadruped.yaml": {
+                let c = try ConfigLoader().load(TrainConfig(), file: $0)
+                #expect(c.algorithm == .safeMBPO && c.mbpo == MBPOSettings() && c.lagrangian == LagrangianSettings() && c.updatesPerStep == 20)
+            },
+            "mbpo-pendulum.yaml": {
+                let c = try ConfigLoader().load(TrainConfig(), file: $0)
+                #expect(c.algorithm == .mbpo && c.env == .pendulumSwingUp && c.mbpo.ensemble.hiddenLayers == [64, 64]
+                        && c.mbpo.ensemble.wrappedAngles == ["joint_state.position.hinge"])
+            },
             "randomization.yaml": { let c = try ConfigLoader().load(DomainRandomization(), file: $0); #expect(c == DomainRandomization()) },
             "randomization-arm-test.yaml": {
                 let c = try ConfigLoader().load(DomainRandomization(), file: $0)

@@ -128,3 +128,53 @@ struct QuadrupedModelTaskTests {
         #expect(abs((weighted - safe) - 5) < 1e-5)  // indicator cost 1, weight 5
     }
 }
+
+/// The policy observation of a model state (what MBPO's rollouts feed the policy) against the environment's.
+@Suite("closed-form observations")
+struct ModelObservationTests {
+    @Test("the quadruped's observation from its model state and previous action equals the environment's (float precision)")
+    func quadruped() throws {
+        let (env, task) = try QuadrupedModelTaskTests.make(seed: 2)
+        var rng = SeededRNG(seed: 5)
+        var obs = env.observation()
+        var worst: Float = 0
+        for _ in 0..<150 {
+            let r = env.step((0..<12).map { _ in rng.uniform(-1, 1) })
+            obs = r.observation
+            let state = try env.modelState(names: task.stateNames, observation: obs).map(Float.init)
+            let previous = env.task.previousAction.map(Float.init)
+            var out = [Float](repeating: .nan, count: task.observationDimension)
+            task.observations(states: state, previousActions: previous, rows: 1, into: &out)
+            for k in 0..<obs.count { worst = max(worst, abs(out[k] - Float(obs[k])) / max(1, abs(Float(obs[k])))) }
+            if r.done { obs = env.reset(seed: 9) }
+        }
+        #expect(task.observationDimension == env.observationSpace.dimension)
+        #expect(worst < 1e-5, "largest relative difference \(worst)")
+    }
+
+    @Test("the pendulum's closed form: observation and reward equal the environment's on its own states")
+    func pendulum() throws {
+        let env = try PendulumSwingUpEnv(seed: 3)
+        let joint = env.simulation.model.jointNames[0]
+        let names = [LogColumns.jointPosition(joint), LogColumns.jointVelocity(joint)]
+        let task = try PendulumSwingUpModelTask(task: env.task, stateNames: names, actionNames: [LogColumns.action(joint)])
+        var rng = SeededRNG(seed: 1)
+        var obs = env.observation()
+        for _ in 0..<100 {
+            let before = try env.modelState(names: names, observation: obs).map(Float.init)
+            let a = [rng.uniform(-1.2, 1.2)]
+            let r = env.step(a)
+            let after = try env.modelState(names: names, observation: r.observation).map(Float.init)
+            var reward: Float = 0, cost: Float = 0, t: UInt8 = 0
+            task.evaluate(states: before, actions: a.map(Float.init), previousActions: [0], next: after, rows: 1, reward: &reward, cost: &cost, terminated: &t)
+            #expect(abs(Double(reward) - r.reward) < 1e-4 * max(1, abs(r.reward)) && cost == 0 && t == 0)
+            var o = [Float](repeating: .nan, count: 3)
+            task.observations(states: after, previousActions: [0], rows: 1, into: &o)
+            #expect(zip(o, r.observation).allSatisfy { abs(Double($0) - $1) < 1e-5 * max(1, abs($1)) })
+            var torque: Float = 0
+            task.modelActions(states: before, actions: a.map(Float.init), rows: 1, into: &torque)
+            #expect(abs(Double(torque) - env.task.commands(for: a)[0]) < 1e-6)
+            obs = r.observation
+        }
+    }
+}

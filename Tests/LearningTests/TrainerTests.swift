@@ -1,3 +1,4 @@
+import Control
 import ControlCore
 import Datasets
 import Environments
@@ -25,8 +26,20 @@ func temporaryDirectory(_ name: String) -> URL {
 }
 
 func pendulumTrainer(_ config: TrainConfig, _ dir: URL) throws -> SACTrainer<PendulumSwingUpTask> {
-    SACTrainer(config: config, env: try PendulumSwingUpEnv(config: config.pendulum, seed: config.seed),
-               evaluationEnv: try PendulumSwingUpEnv(config: config.pendulum, seed: config.seed), directory: dir)
+    let env = try PendulumSwingUpEnv(config: config.pendulum, seed: config.seed)
+    let trainer = SACTrainer(config: config, env: env, evaluationEnv: try PendulumSwingUpEnv(config: config.pendulum, seed: config.seed), directory: dir)
+    if config.algorithm.isModelBased { trainer.model = try MBPOModel.make(settings: config.mbpo, env: env) }
+    return trainer
+}
+
+/// A small MBPO model side for the pendulum: refit every 200 env steps, 5 rollouts per env step of length 2,
+/// two 16-unit members, at most 5 epochs per refit.
+func tinyMBPOSettings() -> MBPOSettings {
+    var m = MBPOSettings()
+    m.modelTrainInterval = 200; m.rolloutsPerEnvStep = 5; m.epochLength = 200; m.rolloutSchedule = [0, 0, 2, 2]
+    m.ensemble.members = 2; m.ensemble.elites = 2; m.ensemble.hiddenLayers = [16, 16]; m.ensemble.weightDecay = [0, 0, 0]
+    m.ensemble.maxEpochs = 5; m.ensemble.wrappedAngles = ["joint_state.position.hinge"]
+    return m
 }
 
 struct Interrupted: Error {}
@@ -35,10 +48,11 @@ struct Interrupted: Error {}
     /// A run interrupted after a checkpoint (its later rows and progress lost, as after SIGKILL) and resumed
     /// ends with the same weights, bit for bit, and the same metrics rows as an uninterrupted run; for both
     /// SAC and SAC-Lagrangian.
-    @Test(arguments: [TrainAlgorithm.sac, .sacLagrangian])
+    @Test(arguments: [TrainAlgorithm.sac, .sacLagrangian, .mbpo, .safeMBPO])
     func resumeAfterAnInterruptionIsBitIdentical(_ algorithm: TrainAlgorithm) throws {
         var config = tinyPendulumConfig()
         config.algorithm = algorithm
+        config.mbpo = tinyMBPOSettings()
         config.lagrangian.costLimit = 0  // the pendulum has no cost: λ stays 0 but the cost critic trains
         let full = temporaryDirectory("full"), broken = temporaryDirectory("broken")
         defer { try? FileManager.default.removeItem(at: full); try? FileManager.default.removeItem(at: broken) }
@@ -53,6 +67,12 @@ struct Interrupted: Error {}
 
         func same(_ x: [Parameter], _ y: [Parameter]) -> Bool { x.map(\.value) == y.map(\.value) }
         #expect(c.buffer == a.buffer)
+        if algorithm.isModelBased {  // the model side too: real model data, D_model, the ensemble
+            let (ma, mc) = (try #require(a.model), try #require(c.model))
+            #expect(mc.buffer == ma.buffer && mc.buffer.count > 0)
+            #expect(mc.states == ma.states && mc.realCount == ma.realCount)
+            #expect(mc.ensemble.safetensorsContents().tensors.map(\.values) == ma.ensemble.safetensorsContents().tensors.map(\.values))
+        }
         #expect(c.state.normalizer == a.state.normalizer)
         #expect(c.state.rng == a.state.rng)
         #expect(same(c.agent.actor.parameters, a.agent.actor.parameters))
