@@ -101,6 +101,14 @@ extension RobotEnvironment {
         return out
     }
 
+    /// The model columns of this environment's logs under the default transition spec (`TransitionSpec()`:
+    /// joint positions and velocities, the base state of a floating base; `action.*`) — what PETS and MBPO learn on.
+    public func defaultModelColumns() throws -> (state: [String], action: [String]) {
+        let columns = LogColumns.standard(joints: simulation.model.jointNames, floatingBase: !simulation.fixedBase,
+                                          observationDimension: observationSpace.dimension)
+        return try TransitionSpec().resolve(in: LogTable(columns: columns, values: columns.map { _ in [] }))
+    }
+
     /// The current state in the given model columns.
     /// - Throws: `ModelTaskError` naming a column this environment cannot provide.
     public func modelState(names: [String], observation: [Double]) throws -> [Double] {

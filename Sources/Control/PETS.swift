@@ -218,11 +218,7 @@ public final class PETSRunner<E: RobotEnvironment> {
     func episodeURL(_ index: Int) -> URL { dataDirectory.appendingPathComponent(String(format: "episode-%04d.csv", index)) }
 
     /// The model columns of this environment's logs (default transition spec).
-    func modelColumns() throws -> (state: [String], action: [String]) {
-        let columns = LogColumns.standard(joints: env.simulation.model.jointNames, floatingBase: !env.simulation.fixedBase,
-                                          observationDimension: env.observationSpace.dimension)
-        return try TransitionSpec().resolve(in: LogTable(columns: columns, values: columns.map { _ in [] }))
-    }
+    func modelColumns() throws -> (state: [String], action: [String]) { try env.defaultModelColumns() }
 
     private func randomEpisode(index: Int, seed: UInt64, policy: any Policy) throws -> EpisodeResult {
         let recorder = try RolloutRecorder(url: episodeURL(index), env: env)

@@ -129,13 +129,10 @@ public final class MBPOModel {
                               observationDimension: task.observationDimension, actionDimension: task.actionDimension)
     }
 
-    /// MBPO on an environment whose task has a closed form: the model columns are the log format's default
-    /// transition columns of the environment (`PETSRunner.modelColumns` — joint positions and velocities, and the
-    /// base state of a floating base).
+    /// MBPO on an environment whose task has a closed form, on the environment's default model columns
+    /// (`defaultModelColumns`, as PETS: joint positions and velocities, and the base state of a floating base).
     public static func make<T: ModelTaskProviding>(settings: MBPOSettings, env: RobotEnv<T>) throws -> MBPOModel {
-        let columns = LogColumns.standard(joints: env.simulation.model.jointNames, floatingBase: !env.simulation.fixedBase,
-                                          observationDimension: env.observationSpace.dimension)
-        let (stateNames, actionNames) = try TransitionSpec().resolve(in: LogTable(columns: columns, values: columns.map { _ in [] }))
+        let (stateNames, actionNames) = try env.defaultModelColumns()
         guard let task = try env.task.modelTask(stateNames: stateNames, actionNames: actionNames) as? any ObservingModelTask else {
             throw MBPOError("the \(T.self) task has no closed-form observation of a model state, which MBPO's rollouts need")
         }

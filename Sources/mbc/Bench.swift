@@ -6,7 +6,7 @@ import Physics
 import Robots
 
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (run a release build).", subcommands: [BenchSim.self, BenchDynamics.self, BenchPlan.self, BenchSAC.self, BenchSysid.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (run a release build).", subcommands: [BenchSim.self, BenchDynamics.self, BenchPlan.self, BenchSAC.self, BenchSysid.self, BenchMBPO.self])
 }
 
 /// One measured configuration.
