@@ -7,6 +7,7 @@ exploration steps. The environment is Gymnasium's MuJoCo Ant-v5 without contact 
 The initial exploration (5,000 steps of the untrained policy) is timed apart and subtracted: the figure is the
 time of `--steps` MBPO env steps (model refits, rollouts, SAC updates, the env) scaled to 1,000.
 Usage: OMP_NUM_THREADS=1 taskset -c 1 /tmp/peers/bin/python scripts/mbpo-speed-vs-mbrl.py --steps 1000
+(whole epochs of 1,000 env steps: mbrl's loop checks its budget once per epoch)
 Prints one JSON line. mbrl 0.2.0: pip install --no-deps mbrl==0.2.0 omegaconf hydra-core termcolor tqdm.
 """
 import argparse
@@ -77,6 +78,8 @@ def main():
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
+    # mbrl's loop checks its budget once per epoch (1,000 env steps), so it runs whole epochs
+    a.steps = max(1000, -(-a.steps // 1000) * 1000)
     torch.set_num_threads(1)
     base = run(0, a.seed)           # set-up and the 5,000 exploration steps only
     full = run(a.steps, a.seed)     # the same plus `steps` MBPO env steps
