@@ -63,10 +63,11 @@ enum TrainCheckpoint {
         try SafetensorsFile.write(floats: tensors + (extra?.tensors ?? []), metadata: metadata.merging(extra?.metadata ?? [:]) { a, _ in a }, to: url)
     }
 
-    /// Restores a checkpoint into a learner built from the same config (shapes are checked against it).
+    /// Restores a checkpoint into a learner built from the same config (shapes are checked against it). Also returns
+    /// the file read, for the rest of its contents (MBPO's model side, `MBPOModel.restore`).
     /// - Throws: `DataFormatError` for a damaged file, `LearningError.corruptCheckpoint` naming what does not fit.
     static func read(url: URL, into agent: SACAgent, buffer: ReplayBuffer, algorithm: TrainAlgorithm) throws
-        -> (agent: SACAgent, buffer: ReplayBuffer, state: TrainState) {
+        -> (agent: SACAgent, buffer: ReplayBuffer, state: TrainState, file: SafetensorsFile) {
         let file = try SafetensorsFile.read(url: url)
         func corrupt(_ m: String) -> LearningError { .corruptCheckpoint("\(url.path): \(m)") }
         guard file.metadata["format"] == format else { throw corrupt("not a training checkpoint (metadata format is \(file.metadata["format"] ?? "missing"))") }
@@ -135,6 +136,6 @@ enum TrainCheckpoint {
                                         rewards: floats("replay.rewards", count: n), costs: floats("replay.costs", count: n),
                                         nextObservations: floats("replay.next_observations", count: n * d),
                                         terminals: floats("replay.terminals", count: n))
-        return (agent, restored, state)
+        return (agent, restored, state, file)
     }
 }

@@ -144,6 +144,13 @@ public final class MBPOModel {
 
     // MARK: - real data
 
+    /// `env`'s current state in the model's columns (`observation` is its current observation) and the live task's
+    /// previous clamped action — what `record` takes as the state before a step.
+    public func state(of env: some RobotEnvironment, observation: [Double]) throws -> (state: [Double], previousAction: [Float]) {
+        task.update()
+        return (try env.modelState(names: stateNames, observation: observation), task.previousAction)
+    }
+
     /// Stores one real transition: model states before and after (physical units, `stateNames`), the previous
     /// clamped action and the action as executed (normalized), and the episode it belongs to.
     public func record(state: [Double], previousAction: [Float], action: [Double], next: [Double], episode: Int) {

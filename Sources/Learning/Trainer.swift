@@ -223,11 +223,7 @@ public final class SACTrainer<Task: RobotTask> {
             }
             let shielded: Bool
             (action, shielded) = shield.filter(proposed: action, lastMargin: lastMargin)
-            var modelBefore: (state: [Double], previous: [Float])?
-            if let model {
-                model.task.update()
-                modelBefore = (try env.modelState(names: model.stateNames, observation: obs), model.task.previousAction)
-            }
+            let modelBefore = try model?.state(of: env, observation: obs)
             let r = env.step(action)
             lastMargin = r.info["safety_margin"]
             if shielded && r.cost > 0 { state.shieldedViolations = (state.shieldedViolations ?? 0) + 1 }
@@ -239,7 +235,7 @@ public final class SACTrainer<Task: RobotTask> {
                           nextObservation: diverged ? obs : r.observation, terminated: r.terminated)
             if !diverged { state.normalizer.update(r.observation) }
             if let model, let before = modelBefore, !diverged {
-                model.record(state: before.state, previousAction: before.previous, action: action,
+                model.record(state: before.state, previousAction: before.previousAction, action: action,
                              next: try env.modelState(names: model.stateNames, observation: r.observation), episode: state.episodes)
             }
             state.envSteps += 1
@@ -407,7 +403,7 @@ public final class SACTrainer<Task: RobotTask> {
         agent = restored.agent
         buffer = restored.buffer
         state = restored.state
-        if let model { try model.restore(from: SafetensorsFile.read(url: checkpointURL), source: checkpointURL.path) }
+        if let model { try model.restore(from: restored.file, source: checkpointURL.path) }
     }
 }
 

@@ -41,13 +41,12 @@ struct BenchMBPO: ParsableCommand {
         var simulated = 0.0
         func collect(_ n: Int) throws {
             for _ in 0..<n {
-                model.task.update()
-                let before = try env.modelState(names: model.stateNames, observation: obs), previous = model.task.previousAction
+                let before = try model.state(of: env, observation: obs)
                 let action = (0..<12).map { _ in rng.uniform(-1, 1) }
                 let t0 = Date()
                 let r = env.step(action)
                 simulated += Date().timeIntervalSince(t0)
-                model.record(state: before, previousAction: previous, action: action,
+                model.record(state: before.state, previousAction: before.previousAction, action: action,
                              next: try env.modelState(names: model.stateNames, observation: r.observation), episode: episode)
                 buffer.append(observation: obs, action: action, reward: r.reward, cost: r.cost, nextObservation: r.observation, terminated: r.terminated)
                 normalizer.update(r.observation)
